@@ -1,0 +1,171 @@
+package tinyllm.checkpoint;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+import tinyllm.TinyLlmException;
+import tinyllm.model.DType;
+import tinyllm.model.GPT2Config;
+import tinyllm.model.ParameterLayout;
+
+/**
+ * An llm.c checkpoint: a 256 x int32 little-endian header
+ * {@code [20240326, version, maxT, V, L, NH, C, Vp, 0...]} followed by the 16 parameter tensors.
+ *
+ * <p>The file is mapped read-only and never copied: {@link #parameters()} is the mapping itself,
+ * starting at the first parameter. The mapping lives as long as the arena it was mapped into.
+ */
+public final class Checkpoint {
+    public static final int MAGIC = 20240326;
+    public static final int HEADER_INTS = 256;
+    public static final int HEADER_BYTES = HEADER_INTS * Integer.BYTES;
+
+    // Generous bounds on a sane header: far above any GPT-2, far below sizes that stop making sense.
+    static final int MAX_SEQ_LEN = 1 << 20;
+    static final int MAX_VOCAB = 1 << 24;
+    static final int MAX_LAYERS = 1 << 12;
+    static final int MAX_CHANNELS = 1 << 16;
+
+    private final Path path;
+    private final GPT2Config config;
+    private final MemorySegment parameters;
+
+    private Checkpoint(Path path, GPT2Config config, MemorySegment parameters) {
+        this.path = path;
+        this.config = config;
+        this.parameters = parameters;
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    public GPT2Config config() {
+        return config;
+    }
+
+    /** All parameters, in file order, as stored (fp32 or bf16 bits). */
+    public MemorySegment parameters() {
+        return parameters;
+    }
+
+    /**
+     * Validates the header and the file length, then maps the file read-only into {@code arena}.
+     *
+     * @throws TinyLlmException with a one-line message when the file is missing, not a checkpoint,
+     *                          of an unsupported version, inconsistent or of the wrong length
+     */
+    public static Checkpoint open(Path path, Arena arena) {
+        if (Files.isDirectory(path)) {
+            throw new TinyLlmException("checkpoint " + path + " is a directory, not a file");
+        }
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+            long fileSize = channel.size();
+            if (fileSize < HEADER_BYTES) {
+                throw new TinyLlmException("checkpoint " + path + " is truncated: " + fileSize
+                        + " bytes, shorter than the " + HEADER_BYTES + "-byte header");
+            }
+            ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            while (header.hasRemaining() && channel.read(header, header.position()) >= 0) { }
+            int[] ints = new int[HEADER_INTS];
+            header.flip().asIntBuffer().get(ints);
+            GPT2Config config = parseHeader(path, ints);
+            long parameterBytes = parameterBytes(path, config);
+            long expected = HEADER_BYTES + parameterBytes;
+            if (fileSize < expected) {
+                throw new TinyLlmException("checkpoint " + path + " is truncated: expected " + describeBytes(expected)
+                        + " for its header's shape, file has " + describeBytes(fileSize));
+            }
+            if (fileSize > expected) {
+                throw new TinyLlmException("checkpoint " + path + " has " + (fileSize - expected)
+                        + " trailing bytes: expected exactly " + expected + " bytes for its header's shape, file has " + fileSize);
+            }
+            MemorySegment mapping = channel.map(FileChannel.MapMode.READ_ONLY, HEADER_BYTES, parameterBytes, arena);
+            return new Checkpoint(path, config, uniform(mapping, arena));
+        } catch (NoSuchFileException e) {
+            throw new TinyLlmException("checkpoint not found: " + path);
+        } catch (IOException e) {
+            throw new TinyLlmException("cannot read checkpoint " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Re-views the mapping as a plain native segment over the same memory (no copy). The Vector API's
+     * memory-access call sites then see one segment class for weights and activations alike; a
+     * mapped-segment class next to arena segments made them polymorphic and cost 30-40 %.
+     */
+    private static MemorySegment uniform(MemorySegment mapping, Arena arena) {
+        return MemorySegment.ofAddress(mapping.address()).reinterpret(mapping.byteSize(), arena, null).asReadOnly();
+    }
+
+    /** Reads and validates a header: magic, version, each dimension and their consistency. */
+    static GPT2Config parseHeader(Path path, int[] h) {
+        if (h[0] != MAGIC) {
+            throw new TinyLlmException("not an llm.c GPT-2 checkpoint: " + path + " starts with magic " + h[0]
+                    + ", expected " + MAGIC);
+        }
+        DType dtype = switch (h[1]) {
+            case 3 -> DType.FP32;
+            case 5 -> DType.BF16;
+            default -> throw new TinyLlmException("unsupported checkpoint version " + h[1] + " in " + path
+                    + ": tinyllm reads version 3 (fp32) and 5 (bf16)");
+        };
+        int maxT = h[2], vocab = h[3], layers = h[4], heads = h[5], channels = h[6], vocabPadded = h[7];
+        requireInRange(path, "maxT (context length)", maxT, MAX_SEQ_LEN);
+        requireInRange(path, "V (vocabulary size)", vocab, MAX_VOCAB);
+        requireInRange(path, "L (layers)", layers, MAX_LAYERS);
+        requireInRange(path, "C (channels)", channels, MAX_CHANNELS);
+        requireInRange(path, "NH (heads)", heads, channels);
+        requireInRange(path, "Vp (padded vocabulary)", vocabPadded, MAX_VOCAB);
+        if (channels % heads != 0) {
+            throw new TinyLlmException("invalid checkpoint header in " + path + ": C = " + channels
+                    + " channels is not divisible by NH = " + heads + " heads");
+        }
+        if (vocabPadded < vocab) {
+            throw new TinyLlmException("invalid checkpoint header in " + path + ": padded vocabulary Vp = " + vocabPadded
+                    + " is smaller than V = " + vocab);
+        }
+        return new GPT2Config(maxT, vocab, vocabPadded, layers, heads, channels, dtype);
+    }
+
+    private static void requireInRange(Path path, String name, int value, int max) {
+        if (value <= 0 || value > max) {
+            throw new TinyLlmException("invalid checkpoint header in " + path + ": " + name + " = " + value
+                    + " is outside 1.." + max);
+        }
+    }
+
+    private static long parameterBytes(Path path, GPT2Config config) {
+        try {
+            return config.layout().bytes(config.dtype());
+        } catch (ArithmeticException e) {
+            throw new TinyLlmException("invalid checkpoint header in " + path + ": its shape's parameter count overflows");
+        }
+    }
+
+    static String describeBytes(long bytes) {
+        if (bytes >= 10_000_000) return bytes / 1_000_000 + " MB (" + bytes + " bytes)";
+        return bytes + " bytes";
+    }
+
+    /** Reads one float parameter by element index (for tools and tests, not for kernels). */
+    public float floatAt(long element) {
+        return config.dtype() == DType.FP32
+                ? parameters.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, element)
+                : Float.intBitsToFloat(parameters.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, element) << 16);
+    }
+
+    /** The first offset of each named tensor, in elements. */
+    public long offsetOf(int tensor) {
+        return config.layout().offsets()[tensor];
+    }
+}

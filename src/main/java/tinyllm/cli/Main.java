@@ -1,0 +1,98 @@
+package tinyllm.cli;
+
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import tinyllm.TinyLlmException;
+import tinyllm.kernels.Simd;
+
+/** The {@code tinyllm} command: parses flags, runs a subcommand, turns failures into one-line errors. */
+@Command(name = "tinyllm",
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.Version.class,
+        description = "GPT-2 inference on the CPU: memory-mapped llm.c checkpoints, Vector API kernels.",
+        subcommands = {GenerateCommand.class, SyntheticCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    /** Exit codes: 0 done, 1 the input or the environment was wrong, 2 the command line was wrong. */
+    public static final int EXIT_ERROR = 1, EXIT_USAGE = 2;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "name a command: generate or synthetic (see --help)");
+    }
+
+    public static void main(String[] args) {
+        // UTF-8 whatever the platform charset: tokens are text from every script, and the step arrow is U+2192.
+        PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
+        PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8);
+        int code = run(args, out, err, Terminal.detect());
+        out.flush();
+        err.flush();
+        System.exit(code);
+    }
+
+    /** Runs the command line in process, as tests do; returns the exit code. */
+    public static int run(String[] args, PrintStream out, PrintStream err, Terminal terminal) {
+        CommandLine cli = new CommandLine(new Main(), new Factory(out, terminal));
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        cli.setColorScheme(CommandLine.Help.defaultColorScheme(terminal.colour() ? CommandLine.Help.Ansi.ON : CommandLine.Help.Ansi.OFF));
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            boolean verbose = parseResult.hasMatchedOption("--verbose");
+            commandLine.getErr().println("error: " + message(e));
+            if (verbose) {
+                e.printStackTrace(commandLine.getErr());
+            }
+            commandLine.getErr().flush();
+            return EXIT_ERROR;
+        });
+        cli.setParameterExceptionHandler((e, args1) -> {
+            PrintWriter w = e.getCommandLine().getErr();
+            w.println("error: " + e.getMessage() + " (see " + e.getCommandLine().getCommandName() + " --help)");
+            w.flush();
+            return EXIT_USAGE;
+        });
+        return cli.execute(args);
+    }
+
+    /** One line for the user: our own messages as they are, anything unexpected with its type. */
+    static String message(Throwable e) {
+        if (e instanceof TinyLlmException) {
+            return e.getMessage();
+        }
+        if (e instanceof OutOfMemoryError) {
+            return "out of memory: " + e.getMessage() + " (give the JVM more with JAVA_OPTS=-Xmx...)";
+        }
+        return "unexpected " + e.getClass().getSimpleName() + ": " + e.getMessage() + " (run with --verbose for details)";
+    }
+
+    /** Subcommands get the output stream and terminal of this run, so tests can capture them. */
+    private record Factory(PrintStream out, Terminal terminal) implements CommandLine.IFactory {
+        @Override
+        public <K> K create(Class<K> cls) throws Exception {
+            if (cls == GenerateCommand.class) return cls.cast(new GenerateCommand(out, terminal));
+            if (cls == SyntheticCommand.class) return cls.cast(new SyntheticCommand(out));
+            return CommandLine.defaultFactory().create(cls);
+        }
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {
+                "tinyllm " + Main.class.getPackage().getImplementationVersion(),
+                "JVM " + System.getProperty("java.vm.name") + " " + Runtime.version()
+                        + ", vectors of " + Simd.LANES + " floats (" + Simd.LANES * 32 + " bits)"
+            };
+        }
+    }
+}

@@ -1,0 +1,38 @@
+package tinyllm.kernels;
+
+import java.lang.foreign.MemorySegment;
+
+import jdk.incubator.vector.FloatVector;
+
+import static tinyllm.kernels.Simd.F;
+import static tinyllm.kernels.Simd.LE;
+
+/** Token plus position embedding: the input of the first transformer block. */
+public final class Encoder {
+    private Encoder() {}
+
+    /**
+     * out (T,C) = wte[tokens[first + t]] + wpe[pos0 + t] for t in [0, T).
+     * wte (Vp,C), wpe (maxT,C). Token ids and positions are checked by the caller.
+     */
+    public static void forward(MemorySegment out, MemorySegment wte, MemorySegment wpe,
+                               int[] tokens, int first, int T, int pos0, int C) {
+        int upper = F.loopBound(C);
+        for (int t = 0; t < T; t++) {
+            long outRow = (long) t * C * Float.BYTES;
+            long tokenRow = (long) tokens[first + t] * C * Float.BYTES;
+            long positionRow = (long) (pos0 + t) * C * Float.BYTES;
+            int i = 0;
+            for (; i < upper; i += F.length()) {
+                long o = (long) i * Float.BYTES;
+                FloatVector.fromMemorySegment(F, wte, tokenRow + o, LE)
+                        .add(FloatVector.fromMemorySegment(F, wpe, positionRow + o, LE))
+                        .intoMemorySegment(out, outRow + o, LE);
+            }
+            for (; i < C; i++) {
+                long o = (long) i * Float.BYTES;
+                out.set(Simd.FLOAT, outRow + o, wte.get(Simd.FLOAT, tokenRow + o) + wpe.get(Simd.FLOAT, positionRow + o));
+            }
+        }
+    }
+}

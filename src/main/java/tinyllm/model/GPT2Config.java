@@ -1,0 +1,41 @@
+package tinyllm.model;
+
+/**
+ * The shape of a GPT-2 model, as in llm.c's checkpoint header.
+ *
+ * @param maxSeqLen   maxT: the context length (rows of wpe)
+ * @param vocabSize   V: real tokens (50257 for GPT-2)
+ * @param vocabPadded Vp: rows of wte, V rounded up so the matrix tiles nicely; rows V..Vp-1 are zero
+ * @param layers      L
+ * @param heads       NH
+ * @param channels    C
+ * @param dtype       how the parameters are stored
+ */
+public record GPT2Config(int maxSeqLen, int vocabSize, int vocabPadded, int layers, int heads, int channels, DType dtype) {
+
+    public int headSize() {
+        return channels / heads;
+    }
+
+    /** Elements of each of llm.c's 16 parameter tensors, in file order. All in long: see {@link ParameterLayout}. */
+    public ParameterLayout layout() {
+        return ParameterLayout.of(this);
+    }
+
+    /** The shapes GPT-2 was released in, named by parameter count as llm.c names its files. */
+    public static GPT2Config named(String name, DType dtype) {
+        return switch (name) {
+            case "124M", "gpt2" -> new GPT2Config(1024, 50257, 50304, 12, 12, 768, dtype);
+            case "355M", "gpt2-medium" -> new GPT2Config(1024, 50257, 50304, 24, 16, 1024, dtype);
+            case "774M", "gpt2-large" -> new GPT2Config(1024, 50257, 50304, 36, 20, 1280, dtype);
+            case "1558M", "gpt2-xl" -> new GPT2Config(1024, 50257, 50304, 48, 25, 1600, dtype);
+            default -> throw new tinyllm.TinyLlmException(
+                    "unknown GPT-2 shape '" + name + "': use 124M, 355M, 774M or 1558M");
+        };
+    }
+
+    /** Vp as llm.c pads it: V rounded up to a multiple of 128. */
+    public static int padVocab(int vocabSize) {
+        return (vocabSize + 127) / 128 * 128;
+    }
+}

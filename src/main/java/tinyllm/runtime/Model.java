@@ -1,0 +1,89 @@
+package tinyllm.runtime;
+
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+
+import tinyllm.TinyLlmException;
+import tinyllm.checkpoint.Checkpoint;
+import tinyllm.model.DType;
+import tinyllm.model.GPT2Config;
+import tinyllm.model.Weights;
+
+/**
+ * A GPT-2 model ready to run: a checkpoint mapped read-only, its weight views and the worker pool
+ * that runs the kernels. Sessions created from it share all three; the model itself holds no
+ * per-request state. {@link #close()} unmaps the weights and stops the workers.
+ */
+public final class Model implements AutoCloseable {
+    private final Arena arena;
+    private final Checkpoint checkpoint;
+    private final Weights weights;
+    private final WorkerPool pool;
+
+    private Model(Arena arena, Checkpoint checkpoint, int threads) {
+        this.arena = arena;
+        this.checkpoint = checkpoint;
+        this.weights = Weights.of(checkpoint.config(), checkpoint.parameters());
+        this.pool = new WorkerPool(threads);
+    }
+
+    /** Opens and validates {@code path}; {@code threads} workers (the caller counts as one) run the kernels. */
+    public static Model open(Path path, int threads) {
+        if (threads < 1) {
+            throw new TinyLlmException("--threads must be at least 1, got " + threads);
+        }
+        Arena arena = Arena.ofShared();
+        try {
+            Checkpoint checkpoint = Checkpoint.open(path, arena);
+            if (checkpoint.config().dtype() == DType.BF16) {
+                throw new TinyLlmException("bf16 checkpoints (version 5) need the bf16 kernels, which are not built yet: "
+                        + "convert " + path + " to fp32 (version 3)");
+            }
+            return new Model(arena, checkpoint, threads);
+        } catch (RuntimeException | Error e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /** Opens {@code path} with one worker per available processor. */
+    public static Model open(Path path) {
+        return open(path, Runtime.getRuntime().availableProcessors());
+    }
+
+    public GPT2Config config() {
+        return checkpoint.config();
+    }
+
+    public Path path() {
+        return checkpoint.path();
+    }
+
+    Weights weights() {
+        return weights;
+    }
+
+    WorkerPool pool() {
+        return pool;
+    }
+
+    public int threads() {
+        return pool.workers();
+    }
+
+    /** The engine's own threads, for accounting (allocation tests, profilers). */
+    public Thread[] workerThreads() {
+        return pool.threads();
+    }
+
+    /** A new session with its own activations and KV cache, allocated now, once. */
+    public Session newSession() {
+        return new Session(this);
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+        arena.close();
+    }
+}

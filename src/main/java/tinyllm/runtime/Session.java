@@ -1,0 +1,301 @@
+package tinyllm.runtime;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import tinyllm.TinyLlmException;
+import tinyllm.kernels.Argmax;
+import tinyllm.kernels.Attention;
+import tinyllm.kernels.Encoder;
+import tinyllm.kernels.Gelu;
+import tinyllm.kernels.LayerNorm;
+import tinyllm.kernels.MatMul;
+import tinyllm.kernels.Residual;
+import tinyllm.model.GPT2Config;
+import tinyllm.model.Weights;
+
+/**
+ * One conversation with a model: its activation buffers and KV cache, allocated once when the
+ * session is made, and its position in the context. Feed tokens with {@link #prefill} and
+ * {@link #append}; read the next-token logits with {@link #logits()}. Nothing is allocated on the
+ * Java heap after construction.
+ *
+ * <p>A session is used by one thread at a time; several sessions may share one {@link Model}.
+ */
+public final class Session implements AutoCloseable {
+    /** Most prompt rows run through the model in one pass; longer prompts go in chunks of this size. */
+    public static final int MAX_CHUNK = 512;
+    /** Below this many elements an element-wise kernel runs on the calling thread: a hand-off would cost more. */
+    private static final long PARALLEL_ELEMENTS = 1 << 15;
+
+    private final GPT2Config config;
+    private final Weights weights;
+    private final WorkerPool pool;
+    private final Arena arena = Arena.ofShared();
+    private final int chunk;
+
+    // Activations for up to `chunk` rows, named as in llm.c.
+    private final MemorySegment x;      // (chunk, C) the residual stream
+    private final MemorySegment ln;     // (chunk, C) layernorm output
+    private final MemorySegment qkv;    // (chunk, 3C)
+    private final MemorySegment atty;   // (chunk, C) attention output, heads side by side
+    private final MemorySegment proj;   // (chunk, C) output of the two projections
+    private final MemorySegment fch;    // (chunk, 4C) MLP hidden layer, GELU applied in place
+    private final MemorySegment last;   // (C) final layernorm of the last row
+    private final MemorySegment logits; // (V)
+    private final MemorySegment[] scores; // (maxT) attention scratch, one per worker
+    // The KV cache, per layer: keys (NH, hs, maxT) transposed, values (NH, maxT, hs). See Attention.
+    private final MemorySegment[] keys;
+    private final MemorySegment[] values;
+
+    private final MatMulTask matmul = new MatMulTask();
+    private final AttentionTask attention = new AttentionTask();
+    private final LayerNormTask layerNorm = new LayerNormTask();
+    private final ElementwiseTask residual = new ElementwiseTask(false);
+    private final ElementwiseTask gelu = new ElementwiseTask(true);
+    private final int[] oneToken = new int[1];
+
+    private int position;
+
+    Session(Model model) {
+        this.config = model.config();
+        this.weights = model.weights();
+        this.pool = model.pool();
+        int C = config.channels(), maxT = config.maxSeqLen();
+        this.chunk = Math.min(maxT, MAX_CHUNK);
+        this.x = floats((long) chunk * C);
+        this.ln = floats((long) chunk * C);
+        this.qkv = floats((long) chunk * 3 * C);
+        this.atty = floats((long) chunk * C);
+        this.proj = floats((long) chunk * C);
+        this.fch = floats((long) chunk * 4 * C);
+        this.last = floats(C);
+        this.logits = floats(config.vocabSize());
+        this.scores = new MemorySegment[pool.workers()];
+        for (int w = 0; w < scores.length; w++) {
+            scores[w] = floats(maxT);
+        }
+        this.keys = new MemorySegment[config.layers()];
+        this.values = new MemorySegment[config.layers()];
+        for (int l = 0; l < config.layers(); l++) {
+            keys[l] = floats((long) C * maxT);
+            values[l] = floats((long) C * maxT);
+        }
+    }
+
+    private MemorySegment floats(long count) {
+        return arena.allocate(count * Float.BYTES, 64);
+    }
+
+    public GPT2Config config() {
+        return config;
+    }
+
+    /** How many tokens the session holds: the position the next token will take. */
+    public int position() {
+        return position;
+    }
+
+    /** Forgets every token; the buffers are kept for the next conversation. */
+    public void reset() {
+        position = 0;
+    }
+
+    /** The next-token logits (V floats) after the last token fed. */
+    public MemorySegment logits() {
+        return logits;
+    }
+
+    /** The greedy choice: the id of the largest logit. */
+    public int argmax() {
+        return Argmax.forward(logits, config.vocabSize());
+    }
+
+    /** Feeds one token (a decode step) and computes the logits after it. */
+    public void append(int token) {
+        oneToken[0] = token;
+        prefill(oneToken, 0, 1);
+    }
+
+    /**
+     * Feeds tokens[from .. from+count) at the session's position: keys and values go into the cache
+     * and only the last row's logits are computed. Long inputs run in chunks of {@link #MAX_CHUNK}.
+     *
+     * @throws TinyLlmException if a token id is out of range or the context would overflow
+     */
+    public void prefill(int[] tokens, int from, int count) {
+        if (count < 1) {
+            throw new TinyLlmException("nothing to feed: the prompt is empty");
+        }
+        if (position + count > config.maxSeqLen()) {
+            throw new TinyLlmException("the context is full: " + position + " tokens held + " + count
+                    + " new would exceed the model's context of " + config.maxSeqLen() + " tokens");
+        }
+        for (int i = from; i < from + count; i++) {
+            if (tokens[i] < 0 || tokens[i] >= config.vocabSize()) {
+                throw new TinyLlmException("token id " + tokens[i] + " is out of range: the model's vocabulary is 0.."
+                        + (config.vocabSize() - 1));
+            }
+        }
+        int rows = 0;
+        for (int done = 0; done < count; done += rows) {
+            rows = Math.min(chunk, count - done);
+            forward(tokens, from + done, rows);
+        }
+        logits(rows);
+    }
+
+    /** The transformer over T rows at positions [position, position + T); advances the position. */
+    private void forward(int[] tokens, int first, int T) {
+        int C = config.channels(), pos0 = position;
+        Encoder.forward(x, weights.wte(), weights.wpe(), tokens, first, T, pos0, C);
+        for (int l = 0; l < config.layers(); l++) {
+            Weights.Layer w = weights.layers()[l];
+            layerNorm(ln, x, w.ln1w(), w.ln1b(), T);
+            matmul(qkv, ln, w.qkvw(), w.qkvb(), T, C, 3 * C);
+            Attention.storeKeysValues(keys[l], values[l], qkv, T, pos0, C, config.heads(), config.maxSeqLen());
+            attention(atty, qkv, keys[l], values[l], T, pos0);
+            matmul(proj, atty, w.attprojw(), w.attprojb(), T, C, C);
+            elementwise(residual, x, proj, (long) T * C);
+            layerNorm(ln, x, w.ln2w(), w.ln2b(), T);
+            matmul(fch, ln, w.fcw(), w.fcb(), T, C, 4 * C);
+            elementwise(gelu, fch, null, (long) T * 4 * C);
+            matmul(proj, fch, w.fcprojw(), w.fcprojb(), T, 4 * C, C);
+            elementwise(residual, x, proj, (long) T * C);
+        }
+        position += T;
+    }
+
+    /** Final layernorm of the last row, then its logits over the first V rows of wte (never the padding). */
+    private void logits(int T) {
+        int C = config.channels();
+        MemorySegment.copy(x, (long) (T - 1) * C * Float.BYTES, last, 0, (long) C * Float.BYTES);
+        LayerNorm.forward(last, last, weights.lnfw(), weights.lnfb(), C, 0, 1);
+        matmul(logits, last, weights.wte(), null, 1, C, config.vocabSize());
+    }
+
+    private void matmul(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
+                        int T, int C, int OC) {
+        matmul.set(out, in, weight, bias, T, C, OC);
+        pool.run(matmul);
+    }
+
+    private void attention(MemorySegment out, MemorySegment qkv, MemorySegment keys, MemorySegment values,
+                           int T, int pos0) {
+        attention.set(out, qkv, keys, values, T, pos0);
+        pool.run(attention);
+    }
+
+    private void layerNorm(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, int T) {
+        layerNorm.set(out, in, weight, bias, T);
+        if ((long) T * config.channels() < PARALLEL_ELEMENTS) {
+            layerNorm.run(0, 1);
+        } else {
+            pool.run(layerNorm);
+        }
+    }
+
+    private void elementwise(ElementwiseTask task, MemorySegment target, MemorySegment other, long count) {
+        task.set(target, other, count);
+        if (count < PARALLEL_ELEMENTS) {
+            task.run(0, 1);
+        } else {
+            pool.run(task);
+        }
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+
+    /** Splits the output channels: every thread streams its own share of the weight rows. */
+    private static final class MatMulTask implements WorkerPool.Task {
+        private MemorySegment out, in, weight, bias;
+        private int T, C, OC;
+
+        void set(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, int T, int C, int OC) {
+            this.out = out;
+            this.in = in;
+            this.weight = weight;
+            this.bias = bias;
+            this.T = T;
+            this.C = C;
+            this.OC = OC;
+        }
+
+        @Override
+        public void run(int worker, int workers) {
+            MatMul.forward(out, in, weight, bias, T, C, OC,
+                    WorkerPool.split(OC, worker, workers, MatMul.ROWS), WorkerPool.split(OC, worker + 1, workers, MatMul.ROWS));
+        }
+    }
+
+    /** Splits the (query row, head) pairs; each thread has its own row of score scratch. */
+    private final class AttentionTask implements WorkerPool.Task {
+        private MemorySegment out, qkv, keys, values;
+        private int T, pos0;
+
+        void set(MemorySegment out, MemorySegment qkv, MemorySegment keys, MemorySegment values, int T, int pos0) {
+            this.out = out;
+            this.qkv = qkv;
+            this.keys = keys;
+            this.values = values;
+            this.T = T;
+            this.pos0 = pos0;
+        }
+
+        @Override
+        public void run(int worker, int workers) {
+            int items = T * config.heads();
+            Attention.forward(out, qkv, keys, values, scores[worker], pos0, config.channels(), config.heads(), config.maxSeqLen(),
+                    WorkerPool.split(items, worker, workers, 1), WorkerPool.split(items, worker + 1, workers, 1));
+        }
+    }
+
+    private final class LayerNormTask implements WorkerPool.Task {
+        private MemorySegment out, in, weight, bias;
+        private int T;
+
+        void set(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, int T) {
+            this.out = out;
+            this.in = in;
+            this.weight = weight;
+            this.bias = bias;
+            this.T = T;
+        }
+
+        @Override
+        public void run(int worker, int workers) {
+            LayerNorm.forward(out, in, weight, bias, config.channels(),
+                    WorkerPool.split(T, worker, workers, 1), WorkerPool.split(T, worker + 1, workers, 1));
+        }
+    }
+
+    /** GELU in place, or the residual add, over a contiguous range of elements. */
+    private static final class ElementwiseTask implements WorkerPool.Task {
+        private final boolean isGelu;
+        private MemorySegment target, other;
+        private long count;
+
+        ElementwiseTask(boolean isGelu) {
+            this.isGelu = isGelu;
+        }
+
+        void set(MemorySegment target, MemorySegment other, long count) {
+            this.target = target;
+            this.other = other;
+            this.count = count;
+        }
+
+        @Override
+        public void run(int worker, int workers) {
+            long from = count * worker / workers, to = count * (worker + 1) / workers;
+            if (isGelu) {
+                Gelu.forward(target, from, to);
+            } else {
+                Residual.forward(target, other, from, to);
+            }
+        }
+    }
+}

@@ -1,0 +1,168 @@
+package tinyllm.runtime;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A fixed set of threads, started once, that run one {@link Task} together: the calling thread is
+ * worker 0 and the pool's threads are workers 1..n-1.
+ *
+ * <p>Nothing is allocated per call. Tasks are objects prepared in advance (the forward pass keeps one
+ * per kernel and sets its fields before each call); the hand-off is a volatile generation counter that
+ * idle workers spin on for a while, then park on, so a token's hundred-odd kernel calls cost
+ * microseconds of synchronisation, not a thread wake-up each.
+ */
+public final class WorkerPool implements AutoCloseable {
+
+    /** A piece of parallel work: each of {@code workers} threads runs it once with its own index. */
+    @FunctionalInterface
+    public interface Task {
+        void run(int worker, int workers);
+    }
+
+    /** How long an idle worker spins before it parks: long enough to span the gap between two kernels. */
+    private static final long SPIN_NANOS = 2_000_000;
+
+    private final int workers;
+    private final Thread[] threads;
+    private final AtomicIntegerArray parked;
+    private final AtomicInteger pending = new AtomicInteger();
+    private final AtomicBoolean dispatching = new AtomicBoolean();
+    private volatile Task task;
+    private volatile int generation;
+    private volatile boolean closed;
+    private volatile Throwable failure;
+
+    public WorkerPool(int workers) {
+        if (workers < 1) {
+            throw new IllegalArgumentException("a worker pool needs at least one thread, got " + workers);
+        }
+        this.workers = workers;
+        this.threads = new Thread[workers];
+        this.parked = new AtomicIntegerArray(workers);
+        for (int w = 1; w < workers; w++) {
+            int worker = w;
+            threads[w] = Thread.ofPlatform().daemon().name("tinyllm-worker-" + w).start(() -> work(worker));
+        }
+    }
+
+    public int workers() {
+        return workers;
+    }
+
+    /** The pool's own threads (workers 1..n-1), for tests that account their allocations. */
+    public Thread[] threads() {
+        Thread[] own = new Thread[workers - 1];
+        System.arraycopy(threads, 1, own, 0, own.length);
+        return own;
+    }
+
+    /**
+     * Runs {@code work} on every worker and returns when all have finished. Calls from several threads
+     * (several sessions on one model) take turns: the cores are shared, not oversubscribed.
+     */
+    public void run(Task work) {
+        if (workers == 1) {
+            work.run(0, 1);
+            return;
+        }
+        while (!dispatching.compareAndSet(false, true)) {
+            Thread.onSpinWait();
+        }
+        try {
+            if (closed) {
+                throw new IllegalStateException("the worker pool is closed");
+            }
+            task = work;
+            pending.set(workers - 1);
+            generation = generation + 1; // only the dispatcher writes it, and only one dispatches at a time
+            for (int w = 1; w < workers; w++) {
+                if (parked.get(w) == 1) {
+                    LockSupport.unpark(threads[w]);
+                }
+            }
+            Throwable own = null;
+            try {
+                work.run(0, workers);
+            } catch (Throwable e) {
+                own = e;
+            }
+            while (pending.get() != 0) {
+                Thread.onSpinWait();
+            }
+            task = null;
+            Throwable failed = own != null ? own : failure;
+            failure = null;
+            if (failed instanceof RuntimeException r) {
+                throw r;
+            }
+            if (failed instanceof Error e) {
+                throw e;
+            }
+            if (failed != null) {
+                throw new IllegalStateException(failed);
+            }
+        } finally {
+            dispatching.set(false);
+        }
+    }
+
+    private void work(int worker) {
+        int seen = 0;
+        while (true) {
+            long spinStart = System.nanoTime();
+            int current;
+            while ((current = generation) == seen) {
+                if (closed) {
+                    return;
+                }
+                if (System.nanoTime() - spinStart < SPIN_NANOS) {
+                    Thread.onSpinWait();
+                } else {
+                    // Announce the park before re-checking, so a dispatcher that bumps the generation
+                    // after our check is sure to see the flag and unpark us.
+                    parked.set(worker, 1);
+                    if (generation == seen && !closed) {
+                        LockSupport.park(this);
+                    }
+                    parked.set(worker, 0);
+                    spinStart = System.nanoTime();
+                }
+            }
+            seen = current;
+            try {
+                task.run(worker, workers);
+            } catch (Throwable e) {
+                failure = e;
+            }
+            pending.decrementAndGet();
+        }
+    }
+
+    /** The start of part {@code part} of {@code total} items cut into {@code parts}, aligned down to {@code align}. */
+    public static int split(int total, int part, int parts, int align) {
+        if (part >= parts) {
+            return total;
+        }
+        int start = (int) ((long) total * part / parts);
+        return start - start % align;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        for (int w = 1; w < workers; w++) {
+            LockSupport.unpark(threads[w]);
+        }
+        for (int w = 1; w < workers; w++) {
+            try {
+                threads[w].join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+}
