@@ -27,7 +27,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "name a command: generate or synthetic (see --help)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "name a command: generate or synthetic");
     }
 
     public static void main(String[] args) {
@@ -57,7 +57,8 @@ public final class Main implements Runnable {
         });
         cli.setParameterExceptionHandler((e, args1) -> {
             PrintWriter w = e.getCommandLine().getErr();
-            w.println("error: " + e.getMessage() + " (see " + e.getCommandLine().getCommandName() + " --help)");
+            String message = e.getMessage().startsWith("Error: ") ? e.getMessage().substring(7) : e.getMessage();
+            w.println("error: " + message + " (see " + e.getCommandLine().getCommandName() + " --help)");
             w.flush();
             return EXIT_USAGE;
         });
