@@ -1,0 +1,67 @@
+package tinyllm.cli;
+
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+
+import tinyllm.Fixtures;
+import tinyllm.tokenizer.GPT2Tokenizer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** What a user sees from {@code tinyllm generate}. */
+class GenerateCommandTest {
+
+    @Test
+    void showStepsPrintsTheFixtureTokensInTheStepFormat() {
+        int[] expected = Fixtures.greedyTokens("vocab.greedy.txt");
+        CliRun run = CliRun.of("generate", "--model", Fixtures.path("vocab.bin").toString(),
+                "--text", "Once upon a time", "--max-length", "40", "--show-steps");
+        assertEquals(0, run.exitCode(), run.err());
+
+        GPT2Tokenizer tokenizer = new GPT2Tokenizer();
+        List<String> steps = run.out().lines().filter(l -> l.startsWith("Step ")).toList();
+        assertEquals(expected.length, steps.size(), run.out());
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals("Step " + (i + 1) + ": Generated token " + expected[i] + " → '" + tokenizer.display(expected[i]) + "'",
+                    steps.get(i));
+        }
+        assertEquals("Step 1: Generated token 23531 → ' sellers'", steps.get(0));
+        assertTrue(run.out().contains("Prompt:    Once upon a time"), run.out());
+        assertTrue(run.out().contains("Generated: " + tokenizer.decode(expected)), run.out());
+    }
+
+    @Test
+    void statsLineNamesEveryFigure() {
+        CliRun run = CliRun.of("generate", "--model", Fixtures.path("micro.bin").toString(),
+                "--tokens", "10,200,257,499", "--max-length", "5", "--threads", "1");
+        assertEquals(0, run.exitCode(), run.err());
+        String stats = run.out().lines().filter(l -> l.startsWith("Stats:")).findFirst().orElseThrow();
+        assertTrue(stats.matches("Stats: 4 prompt tokens, 5 new tokens, greedy, 1 threads \\| load \\d+ ms \\| prompt [\\d.]+ ms"
+                + " \\| [\\d.]+ ms/token \\| [\\d.]+ tokens/s"), stats);
+        assertTrue(!run.out().contains("Step "), "no steps without --show-steps");
+    }
+
+    @Test
+    void tokensPromptGivesTheSameContinuationAsText() {
+        String model = Fixtures.path("vocab.bin").toString();
+        CliRun text = CliRun.of("generate", "--model", model, "--text", "Once upon a time", "--max-length", "8");
+        CliRun ids = CliRun.of("generate", "--model", model, "--tokens", "7454,2402,257,640", "--max-length", "8");
+        assertEquals(generatedLine(text), generatedLine(ids));
+    }
+
+    private static String generatedLine(CliRun run) {
+        return run.out().lines().filter(l -> l.startsWith("Generated:")).findFirst().orElseThrow();
+    }
+
+    @Test
+    void helpAndVersion() {
+        CliRun help = CliRun.of("generate", "--help");
+        assertEquals(0, help.exitCode());
+        assertTrue(help.out().contains("--max-length") && help.out().contains("--show-steps"), help.out());
+        CliRun version = CliRun.of("--version");
+        assertEquals(0, version.exitCode());
+        assertTrue(version.out().startsWith("tinyllm "), version.out());
+    }
+}

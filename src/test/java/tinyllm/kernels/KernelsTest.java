@@ -1,0 +1,176 @@
+package tinyllm.kernels;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Random;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import tinyllm.reference.NaiveGPT2;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Each kernel against the naive float[] operation of the same name, on random inputs. Sizes are chosen
+ * not to be multiples of any vector width (37, 13, head size 12), so every scalar tail runs too.
+ * Inputs are copied into native segments first: kernels must only ever see one kind of segment.
+ */
+class KernelsTest {
+    /** Float32 sums of a few dozen N(0,1) products in another order differ by ~1e-6 relative. */
+    static final float TOLERANCE = 2e-5f;
+
+    final Arena arena = Arena.ofConfined();
+    final Random random = new Random(42);
+
+    @AfterEach
+    void close() {
+        arena.close();
+    }
+
+    float[] randoms(int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) random.nextGaussian();
+        return a;
+    }
+
+    MemorySegment native_(float[] values) {
+        MemorySegment s = arena.allocate((long) Math.max(1, values.length) * Float.BYTES, 64);
+        MemorySegment.copy(values, 0, s, ValueLayout.JAVA_FLOAT, 0, values.length);
+        return s;
+    }
+
+    static float[] floats(MemorySegment s, int n) {
+        return s.asSlice(0, (long) n * Float.BYTES).toArray(ValueLayout.JAVA_FLOAT);
+    }
+
+    static void assertClose(float[] expected, float[] actual) {
+        assertEquals(expected.length, actual.length);
+        for (int i = 0; i < expected.length; i++) {
+            float tolerance = TOLERANCE * Math.max(1f, Math.abs(expected[i]));
+            int at = i;
+            assertTrue(Math.abs(expected[i] - actual[i]) <= tolerance,
+                    () -> "element " + at + ": expected " + expected[at] + ", got " + actual[at]);
+        }
+    }
+
+    @ParameterizedTest(name = "T={0} C={1}")
+    @CsvSource({"1,48", "3,37", "5,768"})
+    void encoderAddsTokenAndPositionRows(int T, int C) {
+        int vocab = 13, maxT = 9, pos0 = 2;
+        float[] wte = randoms(vocab * C), wpe = randoms(maxT * C);
+        int[] tokens = new int[T + 1];
+        for (int t = 0; t <= T; t++) tokens[t] = random.nextInt(vocab);
+
+        MemorySegment out = native_(new float[T * C]);
+        Encoder.forward(out, native_(wte), native_(wpe), tokens, 1, T, pos0, C);
+
+        // The naive encoder starts at position 0 and token 0: shift its inputs to match.
+        float[] expected = new float[T * C];
+        float[] shiftedWpe = java.util.Arrays.copyOfRange(wpe, pos0 * C, maxT * C);
+        NaiveGPT2.encoder(expected, java.util.Arrays.copyOfRange(tokens, 1, T + 1), wte, shiftedWpe, T, C);
+        assertClose(expected, floats(out, T * C));
+    }
+
+    @ParameterizedTest(name = "T={0} C={1}")
+    @CsvSource({"1,48", "4,37", "3,768"})
+    void layerNormMatchesReference(int T, int C) {
+        float[] in = randoms(T * C), w = randoms(C), b = randoms(C);
+        for (int i = 0; i < in.length; i++) in[i] = in[i] * 3 + 5; // a mean and spread far from 0 and 1
+        MemorySegment out = native_(new float[T * C]);
+        LayerNorm.forward(out, native_(in), native_(w), native_(b), C, 0, T);
+        float[] expected = new float[T * C];
+        NaiveGPT2.layernorm(expected, in, w, 0, b, 0, T, C);
+        assertClose(expected, floats(out, T * C));
+    }
+
+    @ParameterizedTest(name = "T={0} C={1} OC={2}")
+    @CsvSource({"1,48,144", "3,37,13", "2,768,7", "5,17,4", "1,3,2"})
+    void matmulMatchesReference(int T, int C, int OC) {
+        float[] in = randoms(T * C), w = randoms(OC * C), b = randoms(OC);
+        float[] expected = new float[T * OC];
+        NaiveGPT2.matmul(expected, in, w, 0, b, 0, T, C, OC);
+
+        MemorySegment out = native_(new float[T * OC]);
+        MatMul.forward(out, native_(in), native_(w), native_(b), T, C, OC, 0, OC);
+        assertClose(expected, floats(out, T * OC));
+    }
+
+    @Test
+    void matmulComputesOnlyItsChannelRangeAndTakesNoBias() {
+        int T = 2, C = 37, OC = 13;
+        float[] in = randoms(T * C), w = randoms(OC * C);
+        float[] expected = new float[T * OC];
+        NaiveGPT2.matmul(expected, in, w, 0, null, 0, T, C, OC);
+
+        MemorySegment out = native_(new float[T * OC]);
+        MemorySegment inS = native_(in), wS = native_(w);
+        MatMul.forward(out, inS, wS, null, T, C, OC, 0, 5);
+        float[] half = floats(out, T * OC);
+        assertEquals(0f, half[5], "channel 5 belongs to the other range");
+        MatMul.forward(out, inS, wS, null, T, C, OC, 5, OC);
+        assertClose(expected, floats(out, T * OC));
+    }
+
+    /** Feeds the first {@code pos0} rows through the cache, then checks the attention of the next T rows. */
+    @ParameterizedTest(name = "pos0={0} T={1} C={2} NH={3}")
+    @CsvSource({"0,7,48,4", "5,3,48,4", "9,1,48,4", "0,20,64,2", "18,2,64,2", "0,33,768,12", "40,1,768,12"})
+    void attentionOverTheCacheMatchesReference(int pos0, int T, int C, int NH) {
+        int maxT = 64, total = pos0 + T;
+        float[] qkv = randoms(total * 3 * C);
+        float[] expected = new float[total * C];
+        NaiveGPT2.attention(expected, qkv, total, C, NH);
+
+        MemorySegment keys = native_(new float[C * maxT]), values = native_(new float[C * maxT]);
+        MemorySegment all = native_(qkv);
+        if (pos0 > 0) {
+            Attention.storeKeysValues(keys, values, all, pos0, 0, C, NH, maxT);
+        }
+        float[] newRows = java.util.Arrays.copyOfRange(qkv, pos0 * 3 * C, total * 3 * C);
+        MemorySegment rows = native_(newRows);
+        Attention.storeKeysValues(keys, values, rows, T, pos0, C, NH, maxT);
+        MemorySegment out = native_(new float[T * C]);
+        MemorySegment scores = native_(new float[maxT]);
+        // Two calls over the (row, head) items, as two threads would split them.
+        int items = T * NH, half = items / 2;
+        Attention.forward(out, rows, keys, values, scores, pos0, C, NH, maxT, 0, half);
+        Attention.forward(out, rows, keys, values, scores, pos0, C, NH, maxT, half, items);
+        assertClose(java.util.Arrays.copyOfRange(expected, pos0 * C, total * C), floats(out, T * C));
+    }
+
+    @Test
+    void geluMatchesReferenceIncludingLargeValues() {
+        float[] x = randoms(3 * 37 + 5);
+        x[0] = 12f;
+        x[1] = -12f;
+        x[2] = 0f;
+        float[] expected = new float[x.length];
+        NaiveGPT2.gelu(expected, x);
+        MemorySegment s = native_(x);
+        Gelu.forward(s, 0, 50);
+        Gelu.forward(s, 50, x.length);
+        assertClose(expected, floats(s, x.length));
+    }
+
+    @Test
+    void residualAddsInPlace() {
+        float[] x = randoms(101), d = randoms(101);
+        MemorySegment xs = native_(x);
+        Residual.forward(xs, native_(d), 0, 101);
+        NaiveGPT2.residual(x, d);
+        assertClose(x, floats(xs, 101));
+    }
+
+    @Test
+    void argmaxTakesTheLowestIdOnATie() {
+        float[] logits = randoms(500);
+        logits[123] = 10f;
+        logits[321] = 10f;
+        assertEquals(123, Argmax.forward(native_(logits), 500));
+        assertEquals(NaiveGPT2.argmax(java.util.Arrays.copyOf(logits, 100)), Argmax.forward(native_(logits), 100));
+    }
+}
