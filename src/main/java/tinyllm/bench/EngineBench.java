@@ -1,0 +1,92 @@
+package tinyllm.bench;
+
+import java.util.SplittableRandom;
+
+import tinyllm.model.GPT2Config;
+import tinyllm.runtime.Model;
+import tinyllm.runtime.Session;
+
+/** Prefill and decode speed of one model, measured the way a user's generation runs. */
+public final class EngineBench {
+    private final Model model;
+    private final Session session;
+    private final int[] tokens;
+
+    public EngineBench(Model model) {
+        this.model = model;
+        this.session = model.newSession();
+        GPT2Config c = model.config();
+        SplittableRandom random = new SplittableRandom(1);
+        this.tokens = new int[c.maxSeqLen()];
+        for (int i = 0; i < tokens.length; i++) tokens[i] = random.nextInt(c.vocabSize());
+    }
+
+    /** Runs every kernel on every shape it will see, so the measured runs are compiled code. */
+    public void warmUp() {
+        int maxT = model.config().maxSeqLen();
+        for (int round = 0; round < 3; round++) {
+            session.reset();
+            session.prefill(tokens, 0, Math.min(maxT, 128));
+            for (int i = 0; i < 32 && session.position() < maxT; i++) {
+                session.append(session.argmax());
+            }
+        }
+    }
+
+    /** Best-of-{@code repeats} prefill speed for a prompt of {@code length} tokens, in tokens/s. */
+    public double prefillTokensPerSecond(int length, int repeats) {
+        long best = Long.MAX_VALUE;
+        for (int r = 0; r < repeats; r++) {
+            session.reset();
+            long start = System.nanoTime();
+            session.prefill(tokens, 0, length);
+            best = Math.min(best, System.nanoTime() - start);
+        }
+        return length / (best / 1e9);
+    }
+
+    /**
+     * Times every decode step from position {@code start} to {@code end}: element i is the nanoseconds
+     * of the step that fed the token at position start + i (so it attended over start + i + 1 positions).
+     */
+    public long[] decodeSteps(int start, int end) {
+        session.reset();
+        session.prefill(tokens, 0, start);
+        long[] nanos = new long[end - start];
+        for (int i = 0; i < nanos.length; i++) {
+            int next = session.argmax();
+            long t0 = System.nanoTime();
+            session.append(next);
+            nanos[i] = System.nanoTime() - t0;
+        }
+        return nanos;
+    }
+
+    /** Tokens/s over the {@code window} steps around context position {@code context}, from {@link #decodeSteps}. */
+    public static double decodeTokensPerSecond(long[] steps, int start, int context, int window) {
+        int from = Math.max(0, context - start - window / 2), to = Math.min(steps.length, from + window);
+        from = Math.max(0, to - window);
+        // The median resists the odd step that a page fault or another process stretched.
+        long[] slice = java.util.Arrays.copyOfRange(steps, from, to);
+        java.util.Arrays.sort(slice);
+        return 1e9 / slice[slice.length / 2];
+    }
+
+    /** Bytes of weights one decode step streams: every parameter but wte's padding rows and all but one wpe row. */
+    public static long weightBytesPerToken(GPT2Config c) {
+        long unread = (long) (c.vocabPadded() - c.vocabSize()) * c.channels() + (long) (c.maxSeqLen() - 1) * c.channels();
+        return (c.layout().total() - unread) * c.dtype().bytes;
+    }
+
+    /** Multiply-adds x 2 of the matrix products for a prompt of T tokens (logits for one row), plus attention. */
+    public static double prefillFlops(GPT2Config c, int T) {
+        double C = c.channels();
+        double perRow = c.layers() * (2 * (3 * C * C + C * C + 4 * C * C + 4 * C * C));
+        double attention = c.layers() * 2.0 * 2 * C * (T * (T + 1) / 2.0); // q·k and att·v over the causal triangle
+        return perRow * T + attention + 2.0 * C * c.vocabSize();
+    }
+
+    public void close() {
+        session.close();
+    }
+}

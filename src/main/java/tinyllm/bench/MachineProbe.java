@@ -1,0 +1,114 @@
+package tinyllm.bench;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+import tinyllm.kernels.Simd;
+import tinyllm.runtime.WorkerPool;
+
+import static tinyllm.kernels.Simd.F;
+import static tinyllm.kernels.Simd.LE;
+
+/**
+ * The machine's limits, measured in the same run as the engine so that the engine's speed can be
+ * stated as a fraction of them: DRAM read bandwidth (the decode roofline) and the fp32 FMA peak at
+ * the engine's vector width (the prefill ceiling).
+ */
+public final class MachineProbe {
+    /** Several times any last-level cache here, so the sum streams from DRAM. */
+    public static final long BANDWIDTH_BYTES = 1L << 30;
+
+    private MachineProbe() {}
+
+    /** Best-of-{@code repeats} read bandwidth in GB/s, with {@code threads} threads splitting the buffer. */
+    public static double readBandwidth(int threads, int repeats) {
+        try (Arena arena = Arena.ofShared(); WorkerPool pool = new WorkerPool(threads)) {
+            MemorySegment buffer = arena.allocate(BANDWIDTH_BYTES, 64);
+            buffer.fill((byte) 1); // touch every page so the measurement reads memory, not page faults
+            // Compile the loop on a slice first; a cold first pass would measure the interpreter.
+            SumTask warm = new SumTask(buffer.asSlice(0, 1 << 24));
+            for (int i = 0; i < 200; i++) {
+                pool.run(warm);
+            }
+            SumTask task = new SumTask(buffer);
+            double best = 0;
+            for (int r = 0; r < repeats; r++) {
+                long start = System.nanoTime();
+                pool.run(task);
+                best = Math.max(best, BANDWIDTH_BYTES / (double) (System.nanoTime() - start));
+            }
+            return best;
+        }
+    }
+
+    /** Best-of-{@code repeats} fp32 FMA throughput in GFLOP/s at the engine's vector width. */
+    public static double fmaPeak(int threads, int repeats) {
+        try (WorkerPool pool = new WorkerPool(threads)) {
+            FmaTask warm = new FmaTask(100_000);
+            for (int i = 0; i < 200; i++) {
+                pool.run(warm);
+            }
+            FmaTask task = new FmaTask(500_000_000 / Simd.LANES);
+            double best = 0;
+            for (int r = 0; r < repeats; r++) {
+                long start = System.nanoTime();
+                pool.run(task);
+                double flops = 2.0 * FmaTask.CHAINS * Simd.LANES * task.iterations * threads;
+                best = Math.max(best, flops / (System.nanoTime() - start));
+            }
+            return best;
+        }
+    }
+
+    private static final class SumTask implements WorkerPool.Task {
+        private final MemorySegment buffer;
+        volatile float sink;
+
+        SumTask(MemorySegment buffer) {
+            this.buffer = buffer;
+        }
+
+        @Override
+        public void run(int worker, int workers) {
+            int floats = (int) Math.min(Integer.MAX_VALUE, buffer.byteSize() / Float.BYTES);
+            int from = WorkerPool.split(floats, worker, workers, 4 * F.length());
+            int to = WorkerPool.split(floats, worker + 1, workers, 4 * F.length());
+            FloatVector a = FloatVector.zero(F), b = FloatVector.zero(F), c = FloatVector.zero(F), d = FloatVector.zero(F);
+            int step = F.length();
+            for (int i = from; i < to; i += 4 * step) {
+                long o = (long) i * Float.BYTES;
+                a = a.add(FloatVector.fromMemorySegment(F, buffer, o, LE));
+                b = b.add(FloatVector.fromMemorySegment(F, buffer, o + (long) step * Float.BYTES, LE));
+                c = c.add(FloatVector.fromMemorySegment(F, buffer, o + 2L * step * Float.BYTES, LE));
+                d = d.add(FloatVector.fromMemorySegment(F, buffer, o + 3L * step * Float.BYTES, LE));
+            }
+            sink = a.add(b).add(c).add(d).reduceLanes(VectorOperators.ADD);
+        }
+    }
+
+    /** Independent FMA chains, enough to cover the FMA latency on two ports; no memory traffic. */
+    private static final class FmaTask implements WorkerPool.Task {
+        static final int CHAINS = 10;
+        final int iterations;
+        volatile float sink;
+
+        FmaTask(int iterations) {
+            this.iterations = iterations;
+        }
+
+        @Override
+        public void run(int worker, int workers) {
+            FloatVector x = FloatVector.broadcast(F, 0.999f), y = FloatVector.broadcast(F, 0.001f);
+            FloatVector a0 = FloatVector.broadcast(F, 1), a1 = a0, a2 = a0, a3 = a0, a4 = a0,
+                    a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0;
+            for (int i = 0; i < iterations; i++) {
+                a0 = a0.fma(x, y); a1 = a1.fma(x, y); a2 = a2.fma(x, y); a3 = a3.fma(x, y); a4 = a4.fma(x, y);
+                a5 = a5.fma(x, y); a6 = a6.fma(x, y); a7 = a7.fma(x, y); a8 = a8.fma(x, y); a9 = a9.fma(x, y);
+            }
+            sink = a0.add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7).add(a8).add(a9).reduceLanes(VectorOperators.ADD);
+        }
+    }
+}
