@@ -12,31 +12,46 @@ import static tinyllm.kernels.Simd.LE;
 /**
  * Causal multi-head self-attention over a KV cache.
  *
- * <p>Cache layout, per layer: keys (NH, hs, maxT), stored transposed, and values (NH, maxT, hs).
- * Transposed keys let the scores of one query against all earlier positions be computed with vectors
- * running along the positions, with no horizontal sum per key; values are read row by row, a whole
- * head's vector at a time.
+ * <p>Cache layout, per layer. Keys are stored in tiles one vector wide: (NH, blocks, hs, L) with
+ * L = {@link Simd#LANES} and blocks = ceil(maxT / L), so the key of position p sits at
+ * [h][p / L][d][p % L]. The scores of one query against L positions are then hs vector FMAs over one
+ * contiguous tile, with no horizontal sum per key, and a decode step streams the cache in order.
+ * Values are (NH, maxT, hs): a position's value row is what the weighted sum reads.
  */
 public final class Attention {
     private Attention() {}
 
+    /** Floats of one layer's key cache: whole tiles, so maxT rounded up to the vector width. */
+    public static long keyCacheFloats(int C, int maxT) {
+        return (long) C * blocks(maxT) * Simd.LANES;
+    }
+
+    /** Floats of attention scratch for one thread: maxT rounded up to the vector width. */
+    public static int scoreFloats(int maxT) {
+        return blocks(maxT) * Simd.LANES;
+    }
+
+    private static int blocks(int maxT) {
+        return (maxT + Simd.LANES - 1) / Simd.LANES;
+    }
+
     /**
      * Copies the keys and values of T new tokens at positions [pos0, pos0 + T) into the cache.
      * qkv (T,3C): each row is [q (C) | k (C) | v (C)], heads side by side within each part.
-     * keys (NH,hs,maxT), values (NH,maxT,hs).
+     * keys (NH, blocks, hs, L), values (NH, maxT, hs).
      */
     public static void storeKeysValues(MemorySegment keys, MemorySegment values, MemorySegment qkv,
                                        int T, int pos0, int C, int NH, int maxT) {
-        int hs = C / NH;
+        int hs = C / NH, lanes = Simd.LANES, blocks = blocks(maxT);
         for (int t = 0; t < T; t++) {
             int pos = pos0 + t;
             long row = (long) t * 3 * C * Float.BYTES;
             for (int h = 0; h < NH; h++) {
                 long k = row + (long) (C + h * hs) * Float.BYTES;
                 long v = row + (long) (2 * C + h * hs) * Float.BYTES;
-                long keyColumn = ((long) h * hs * maxT + pos) * Float.BYTES;
+                long tile = (((long) h * blocks + pos / lanes) * hs * lanes + pos % lanes) * Float.BYTES;
                 for (int d = 0; d < hs; d++) {
-                    keys.set(FLOAT, keyColumn + (long) d * maxT * Float.BYTES, qkv.get(FLOAT, k + (long) d * Float.BYTES));
+                    keys.set(FLOAT, tile + (long) d * lanes * Float.BYTES, qkv.get(FLOAT, k + (long) d * Float.BYTES));
                 }
                 MemorySegment.copy(qkv, v, values, ((long) h * maxT + pos) * hs * Float.BYTES, (long) hs * Float.BYTES);
             }
@@ -47,46 +62,51 @@ public final class Attention {
      * out[t, h] = softmax(q[t,h] · K[h, 0..pos]ᵀ / sqrt(hs)) · V[h, 0..pos], pos = pos0 + t: each query sees
      * itself and every earlier position, never a later one.
      * Work items [from, to) number the (query row, head) pairs t * NH + h, so threads can split them.
-     * qkv (T,3C), keys (NH,hs,maxT), values (NH,maxT,hs), out (T,C);
-     * scores: scratch of at least pos0 + T floats, owned by the calling thread.
+     * qkv (T,3C), keys (NH, blocks, hs, L), values (NH, maxT, hs), out (T,C);
+     * scores: scratch of {@link #scoreFloats}(maxT) floats, owned by the calling thread.
      */
     public static void forward(MemorySegment out, MemorySegment qkv, MemorySegment keys, MemorySegment values,
                                MemorySegment scores, int pos0, int C, int NH, int maxT, int from, int to) {
-        int hs = C / NH;
+        int hs = C / NH, blocks = blocks(maxT);
         float scale = (float) (1.0 / Math.sqrt(hs));
         for (int item = from; item < to; item++) {
             int t = item / NH, h = item % NH;
             int n = pos0 + t + 1;
             long q = ((long) t * 3 * C + (long) h * hs) * Float.BYTES;
-            long keyHead = (long) h * hs * maxT * Float.BYTES;
+            long keyHead = (long) h * blocks * hs * Simd.LANES * Float.BYTES;
             long valueHead = (long) h * maxT * hs * Float.BYTES;
-            scores(scores, qkv, q, keys, keyHead, hs, n, maxT, scale);
+            scores(scores, qkv, q, keys, keyHead, hs, n, scale);
             softmax(scores, n);
             weightedValues(out, ((long) t * C + (long) h * hs) * Float.BYTES, scores, values, valueHead, hs, n);
         }
     }
 
-    /** scores[j] = scale * q · K[:, j] for j in [0, n). K column-major: row d holds dimension d of every position. */
+    /**
+     * scores[j] = scale * q · K[j] for j in [0, n), a whole tile of L positions at a time; the last tile's
+     * lanes past n hold whatever the cache held there and are never read. Four accumulators over d keep
+     * four FMAs in flight.
+     */
     private static void scores(MemorySegment scores, MemorySegment qkv, long q, MemorySegment keys, long keyHead,
-                               int hs, int n, int maxT, float scale) {
-        long keyRow = (long) maxT * Float.BYTES;
-        int j = 0;
-        for (; j < F.loopBound(n); j += F.length()) {
-            long column = keyHead + (long) j * Float.BYTES;
-            FloatVector acc = FloatVector.zero(F);
-            for (int d = 0; d < hs; d++) {
-                float qd = qkv.get(FLOAT, q + (long) d * Float.BYTES);
-                acc = FloatVector.fromMemorySegment(F, keys, column + d * keyRow, LE).fma(FloatVector.broadcast(F, qd), acc);
+                               int hs, int n, float scale) {
+        int lanes = F.length();
+        long tileBytes = (long) hs * lanes * Float.BYTES, rowBytes = (long) lanes * Float.BYTES;
+        int tiles = (n + lanes - 1) / lanes;
+        for (int b = 0; b < tiles; b++) {
+            long tile = keyHead + b * tileBytes;
+            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+            int d = 0;
+            for (; d + 4 <= hs; d += 4) {
+                long k = tile + d * rowBytes, qd = q + (long) d * Float.BYTES;
+                a0 = FloatVector.fromMemorySegment(F, keys, k, LE).fma(FloatVector.broadcast(F, qkv.get(FLOAT, qd)), a0);
+                a1 = FloatVector.fromMemorySegment(F, keys, k + rowBytes, LE).fma(FloatVector.broadcast(F, qkv.get(FLOAT, qd + 4)), a1);
+                a2 = FloatVector.fromMemorySegment(F, keys, k + 2 * rowBytes, LE).fma(FloatVector.broadcast(F, qkv.get(FLOAT, qd + 8)), a2);
+                a3 = FloatVector.fromMemorySegment(F, keys, k + 3 * rowBytes, LE).fma(FloatVector.broadcast(F, qkv.get(FLOAT, qd + 12)), a3);
             }
-            acc.mul(scale).intoMemorySegment(scores, (long) j * Float.BYTES, LE);
-        }
-        for (; j < n; j++) {
-            long column = keyHead + (long) j * Float.BYTES;
-            float acc = 0f;
-            for (int d = 0; d < hs; d++) {
-                acc += qkv.get(FLOAT, q + (long) d * Float.BYTES) * keys.get(FLOAT, column + d * keyRow);
+            for (; d < hs; d++) {
+                a0 = FloatVector.fromMemorySegment(F, keys, tile + d * rowBytes, LE)
+                        .fma(FloatVector.broadcast(F, qkv.get(FLOAT, q + (long) d * Float.BYTES)), a0);
             }
-            scores.set(FLOAT, (long) j * Float.BYTES, acc * scale);
+            a0.add(a1).add(a2.add(a3)).mul(scale).intoMemorySegment(scores, (long) b * rowBytes, LE);
         }
     }
 
@@ -127,25 +147,33 @@ public final class Attention {
         }
     }
 
-    /** out[0..hs) = sum over j < n of weights[j] * V[j, 0..hs). */
+    /** out[0..hs) = sum over j < n of weights[j] * V[j, 0..hs); four accumulators over j keep four FMAs in flight. */
     private static void weightedValues(MemorySegment out, long outHead, MemorySegment weights,
                                        MemorySegment values, long valueHead, int hs, int n) {
-        long valueRow = (long) hs * Float.BYTES;
+        long row = (long) hs * Float.BYTES;
         int d = 0;
         for (; d < F.loopBound(hs); d += F.length()) {
             long column = valueHead + (long) d * Float.BYTES;
-            FloatVector acc = FloatVector.zero(F);
-            for (int j = 0; j < n; j++) {
-                acc = FloatVector.fromMemorySegment(F, values, column + j * valueRow, LE)
-                        .fma(FloatVector.broadcast(F, weights.get(FLOAT, (long) j * Float.BYTES)), acc);
+            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+            int j = 0;
+            for (; j + 4 <= n; j += 4) {
+                long v = column + j * row, w = (long) j * Float.BYTES;
+                a0 = FloatVector.fromMemorySegment(F, values, v, LE).fma(FloatVector.broadcast(F, weights.get(FLOAT, w)), a0);
+                a1 = FloatVector.fromMemorySegment(F, values, v + row, LE).fma(FloatVector.broadcast(F, weights.get(FLOAT, w + 4)), a1);
+                a2 = FloatVector.fromMemorySegment(F, values, v + 2 * row, LE).fma(FloatVector.broadcast(F, weights.get(FLOAT, w + 8)), a2);
+                a3 = FloatVector.fromMemorySegment(F, values, v + 3 * row, LE).fma(FloatVector.broadcast(F, weights.get(FLOAT, w + 12)), a3);
             }
-            acc.intoMemorySegment(out, outHead + (long) d * Float.BYTES, LE);
+            for (; j < n; j++) {
+                a0 = FloatVector.fromMemorySegment(F, values, column + j * row, LE)
+                        .fma(FloatVector.broadcast(F, weights.get(FLOAT, (long) j * Float.BYTES)), a0);
+            }
+            a0.add(a1).add(a2.add(a3)).intoMemorySegment(out, outHead + (long) d * Float.BYTES, LE);
         }
         for (; d < hs; d++) {
             long column = valueHead + (long) d * Float.BYTES;
             float acc = 0f;
             for (int j = 0; j < n; j++) {
-                acc += weights.get(FLOAT, (long) j * Float.BYTES) * values.get(FLOAT, column + j * valueRow);
+                acc += weights.get(FLOAT, (long) j * Float.BYTES) * values.get(FLOAT, column + j * row);
             }
             out.set(FLOAT, outHead + (long) d * Float.BYTES, acc);
         }

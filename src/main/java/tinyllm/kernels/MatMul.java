@@ -9,24 +9,57 @@ import static tinyllm.kernels.Simd.F;
 import static tinyllm.kernels.Simd.FLOAT;
 import static tinyllm.kernels.Simd.LE;
 
-/** The linear layers: every weight matrix of the model goes through here, so it sets the speed. */
+/**
+ * The linear layers: every weight matrix of the model goes through here, so it sets the speed.
+ *
+ * <p>Two shapes of work. At decode (a handful of rows) the weights are read once and the kernel is
+ * limited by memory: four weight rows stream together against one input row ({@link #dot4}). At
+ * prefill (many rows) it is limited by arithmetic, and a GEMM in the GotoBLAS manner keeps the FMA
+ * units fed: a panel of {@link #PANEL} output channels by {@link #KC} inputs is packed, transposed,
+ * into a small per-thread buffer that stays in L1, then every block of four input rows runs through
+ * it with 4 x {@link #PANEL_VECTORS} accumulators in registers ({@link #gemm4}). The mapped weights are
+ * never copied beyond that panel.
+ */
 public final class MatMul {
-    /** Output channels computed together: each loaded input vector is reused for this many weight rows. */
+    /** Output channels a decode pass computes together: each loaded input vector serves this many weight rows. */
     public static final int ROWS = 4;
+    /** Input rows a GEMM micro-kernel computes together: each packed weight vector serves this many rows. */
+    public static final int GEMM_ROWS = 4;
+    /** Vectors of output channels in one packed panel; with GEMM_ROWS this makes 12 accumulators. */
+    public static final int PANEL_VECTORS = 3;
+    /** Output channels in one packed panel (48 with 512-bit vectors, 24 with 256-bit). */
+    public static final int PANEL = PANEL_VECTORS * Simd.LANES;
+    /** Inputs in one packed panel: 24 KB of weights whatever the vector width, so the panel stays in L1. */
+    public static final int KC = 6144 / PANEL;
 
     private MatMul() {}
 
+    /** Floats of packing scratch one thread needs for {@link #forward}. */
+    public static int packFloats() {
+        return KC * PANEL;
+    }
+
+    /**
+     * How to split output channels among threads: whole panels when the GEMM runs, else groups of four rows.
+     */
+    public static int channelAlignment(int T) {
+        return T >= GEMM_ROWS ? PANEL : ROWS;
+    }
+
     /**
      * out (T,OC) = in (T,C) · weight (OC,C)ᵀ + bias (OC), for output channels [ocFrom, ocTo) only, so
-     * threads can split the channels. bias may be null (the logits have none).
-     *
-     * <p>Four weight rows are streamed together against one input row: at decode (T = 1) the kernel is
-     * limited by reading the weights, and sharing each input load among four rows, with two independent
-     * accumulators per row, is what lets it stream at memory speed.
+     * threads can split the channels (ocFrom a multiple of {@link #channelAlignment}). bias may be null
+     * (the logits have none). packed: {@link #packFloats} floats of scratch owned by the calling thread.
      */
     public static void forward(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
-                               int T, int C, int OC, int ocFrom, int ocTo) {
+                               int T, int C, int OC, int ocFrom, int ocTo, MemorySegment packed) {
         int o = ocFrom;
+        if (T >= GEMM_ROWS) {
+            for (; o + PANEL <= ocTo; o += PANEL) {
+                gemmPanel(out, in, weight, bias, T, C, OC, o, packed);
+            }
+        }
+        // Decode, and the channels left over when OC is not a whole number of panels.
         for (; o + ROWS <= ocTo; o += ROWS) {
             for (int t = 0; t < T; t++) {
                 dot4(out, in, weight, bias, t, C, OC, o);
@@ -37,6 +70,90 @@ public final class MatMul {
                 dot1(out, in, weight, bias, t, C, OC, o);
             }
         }
+    }
+
+    /** out[0..T, o..o+PANEL) through packed panels of KC inputs at a time; later panels add to what earlier ones wrote. */
+    private static void gemmPanel(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
+                                  int T, int C, int OC, int o, MemorySegment packed) {
+        for (int k0 = 0; k0 < C; k0 += KC) {
+            int kc = Math.min(KC, C - k0);
+            pack(packed, weight, o, k0, kc, C);
+            boolean first = k0 == 0;
+            int t = 0;
+            for (; t + GEMM_ROWS <= T; t += GEMM_ROWS) {
+                gemm4(out, in, packed, bias, t, o, k0, kc, C, OC, first);
+            }
+            for (; t < T; t++) {
+                gemm1(out, in, packed, bias, t, o, k0, kc, C, OC, first);
+            }
+        }
+    }
+
+    /** packed (kc, PANEL) = weight[o..o+PANEL, k0..k0+kc)ᵀ: one row of packed holds one input's weight for every channel. */
+    private static void pack(MemorySegment packed, MemorySegment weight, int o, int k0, int kc, int C) {
+        for (int c = 0; c < PANEL; c++) {
+            long row = ((long) (o + c) * C + k0) * Float.BYTES;
+            for (int k = 0; k < kc; k++) {
+                packed.set(FLOAT, ((long) k * PANEL + c) * Float.BYTES, weight.get(FLOAT, row + (long) k * Float.BYTES));
+            }
+        }
+    }
+
+    /** Where an accumulator starts: the bias on the first panel of inputs (or zero), else what earlier panels summed. */
+    private static FloatVector start(MemorySegment out, MemorySegment bias, long outAt, long biasAt, boolean first) {
+        if (!first) return FloatVector.fromMemorySegment(F, out, outAt, LE);
+        return bias == null ? FloatVector.zero(F) : FloatVector.fromMemorySegment(F, bias, biasAt, LE);
+    }
+
+    /** out[t..t+4, o..o+PANEL) += in[t..t+4, k0..k0+kc) · packed: 4 rows x 3 vectors of accumulators. */
+    private static void gemm4(MemorySegment out, MemorySegment in, MemorySegment packed, MemorySegment bias,
+                              int t, int o, int k0, int kc, int C, int OC, boolean first) {
+        long v = (long) F.length() * Float.BYTES;
+        long x0 = ((long) t * C + k0) * Float.BYTES, x1 = x0 + (long) C * Float.BYTES,
+                x2 = x1 + (long) C * Float.BYTES, x3 = x2 + (long) C * Float.BYTES;
+        long y0 = ((long) t * OC + o) * Float.BYTES, y1 = y0 + (long) OC * Float.BYTES,
+                y2 = y1 + (long) OC * Float.BYTES, y3 = y2 + (long) OC * Float.BYTES;
+        long b = (long) o * Float.BYTES;
+        FloatVector c00 = start(out, bias, y0, b, first), c01 = start(out, bias, y0 + v, b + v, first), c02 = start(out, bias, y0 + 2 * v, b + 2 * v, first);
+        FloatVector c10 = start(out, bias, y1, b, first), c11 = start(out, bias, y1 + v, b + v, first), c12 = start(out, bias, y1 + 2 * v, b + 2 * v, first);
+        FloatVector c20 = start(out, bias, y2, b, first), c21 = start(out, bias, y2 + v, b + v, first), c22 = start(out, bias, y2 + 2 * v, b + 2 * v, first);
+        FloatVector c30 = start(out, bias, y3, b, first), c31 = start(out, bias, y3 + v, b + v, first), c32 = start(out, bias, y3 + 2 * v, b + 2 * v, first);
+        for (int k = 0; k < kc; k++) {
+            long p = (long) k * PANEL * Float.BYTES, xk = (long) k * Float.BYTES;
+            FloatVector w0 = FloatVector.fromMemorySegment(F, packed, p, LE);
+            FloatVector w1 = FloatVector.fromMemorySegment(F, packed, p + v, LE);
+            FloatVector w2 = FloatVector.fromMemorySegment(F, packed, p + 2 * v, LE);
+            FloatVector a = FloatVector.broadcast(F, in.get(FLOAT, x0 + xk));
+            c00 = w0.fma(a, c00); c01 = w1.fma(a, c01); c02 = w2.fma(a, c02);
+            a = FloatVector.broadcast(F, in.get(FLOAT, x1 + xk));
+            c10 = w0.fma(a, c10); c11 = w1.fma(a, c11); c12 = w2.fma(a, c12);
+            a = FloatVector.broadcast(F, in.get(FLOAT, x2 + xk));
+            c20 = w0.fma(a, c20); c21 = w1.fma(a, c21); c22 = w2.fma(a, c22);
+            a = FloatVector.broadcast(F, in.get(FLOAT, x3 + xk));
+            c30 = w0.fma(a, c30); c31 = w1.fma(a, c31); c32 = w2.fma(a, c32);
+        }
+        c00.intoMemorySegment(out, y0, LE); c01.intoMemorySegment(out, y0 + v, LE); c02.intoMemorySegment(out, y0 + 2 * v, LE);
+        c10.intoMemorySegment(out, y1, LE); c11.intoMemorySegment(out, y1 + v, LE); c12.intoMemorySegment(out, y1 + 2 * v, LE);
+        c20.intoMemorySegment(out, y2, LE); c21.intoMemorySegment(out, y2 + v, LE); c22.intoMemorySegment(out, y2 + 2 * v, LE);
+        c30.intoMemorySegment(out, y3, LE); c31.intoMemorySegment(out, y3 + v, LE); c32.intoMemorySegment(out, y3 + 2 * v, LE);
+    }
+
+    /** One row through the packed panel: the rows left over when T is not a multiple of four. */
+    private static void gemm1(MemorySegment out, MemorySegment in, MemorySegment packed, MemorySegment bias,
+                              int t, int o, int k0, int kc, int C, int OC, boolean first) {
+        long v = (long) F.length() * Float.BYTES;
+        long x = ((long) t * C + k0) * Float.BYTES, y = ((long) t * OC + o) * Float.BYTES, b = (long) o * Float.BYTES;
+        FloatVector c0 = start(out, bias, y, b, first), c1 = start(out, bias, y + v, b + v, first), c2 = start(out, bias, y + 2 * v, b + 2 * v, first);
+        for (int k = 0; k < kc; k++) {
+            long p = (long) k * PANEL * Float.BYTES;
+            FloatVector a = FloatVector.broadcast(F, in.get(FLOAT, x + (long) k * Float.BYTES));
+            c0 = FloatVector.fromMemorySegment(F, packed, p, LE).fma(a, c0);
+            c1 = FloatVector.fromMemorySegment(F, packed, p + v, LE).fma(a, c1);
+            c2 = FloatVector.fromMemorySegment(F, packed, p + 2 * v, LE).fma(a, c2);
+        }
+        c0.intoMemorySegment(out, y, LE);
+        c1.intoMemorySegment(out, y + v, LE);
+        c2.intoMemorySegment(out, y + 2 * v, LE);
     }
 
     /** out[t, o..o+3] = in[t] · weight[o..o+3] + bias[o..o+3]. */

@@ -44,7 +44,8 @@ public final class Session implements AutoCloseable {
     private final MemorySegment last;   // (C) final layernorm of the last row
     private final MemorySegment logits; // (V)
     private final MemorySegment[] scores; // (maxT) attention scratch, one per worker
-    // The KV cache, per layer: keys (NH, hs, maxT) transposed, values (NH, maxT, hs). See Attention.
+    private final MemorySegment[] packed; // a GEMM weight panel, one per worker
+    // The KV cache, per layer: keys in vector-wide tiles (NH, maxT / L, hs, L), values (NH, maxT, hs). See Attention.
     private final MemorySegment[] keys;
     private final MemorySegment[] values;
 
@@ -72,13 +73,15 @@ public final class Session implements AutoCloseable {
         this.last = floats(C);
         this.logits = floats(config.vocabSize());
         this.scores = new MemorySegment[pool.workers()];
+        this.packed = new MemorySegment[pool.workers()];
         for (int w = 0; w < scores.length; w++) {
-            scores[w] = floats(maxT);
+            scores[w] = floats(Attention.scoreFloats(maxT));
+            packed[w] = floats(MatMul.packFloats());
         }
         this.keys = new MemorySegment[config.layers()];
         this.values = new MemorySegment[config.layers()];
         for (int l = 0; l < config.layers(); l++) {
-            keys[l] = floats((long) C * maxT);
+            keys[l] = floats(Attention.keyCacheFloats(C, maxT));
             values[l] = floats((long) C * maxT);
         }
     }
@@ -210,7 +213,7 @@ public final class Session implements AutoCloseable {
     }
 
     /** Splits the output channels: every thread streams its own share of the weight rows. */
-    private static final class MatMulTask implements WorkerPool.Task {
+    private final class MatMulTask implements WorkerPool.Task {
         private MemorySegment out, in, weight, bias;
         private int T, C, OC;
 
@@ -226,8 +229,9 @@ public final class Session implements AutoCloseable {
 
         @Override
         public void run(int worker, int workers) {
+            int align = MatMul.channelAlignment(T);
             MatMul.forward(out, in, weight, bias, T, C, OC,
-                    WorkerPool.split(OC, worker, workers, MatMul.ROWS), WorkerPool.split(OC, worker + 1, workers, MatMul.ROWS));
+                    WorkerPool.split(OC, worker, workers, align), WorkerPool.split(OC, worker + 1, workers, align), packed[worker]);
         }
     }
 

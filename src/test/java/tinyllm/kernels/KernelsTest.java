@@ -44,6 +44,10 @@ class KernelsTest {
         return s;
     }
 
+    MemorySegment packed() {
+        return native_(new float[MatMul.packFloats()]);
+    }
+
     static float[] floats(MemorySegment s, int n) {
         return s.asSlice(0, (long) n * Float.BYTES).toArray(ValueLayout.JAVA_FLOAT);
     }
@@ -89,14 +93,18 @@ class KernelsTest {
     }
 
     @ParameterizedTest(name = "T={0} C={1} OC={2}")
-    @CsvSource({"1,48,144", "3,37,13", "2,768,7", "5,17,4", "1,3,2"})
+    @CsvSource({"1,48,144", "3,37,13", "2,768,7", "5,17,4", "1,3,2",
+            // GEMM shapes: whole panels plus leftover rows and channels, and C spanning several KC panels
+            "4,48,144", "7,37,100", "9,768,150", "13,600,53", "64,3072,96"})
     void matmulMatchesReference(int T, int C, int OC) {
         float[] in = randoms(T * C), w = randoms(OC * C), b = randoms(OC);
+        // Scale the weights as a trained layer's are, so outputs stay O(1) and the tolerance means the same at every C.
+        for (int i = 0; i < w.length; i++) w[i] /= (float) Math.sqrt(C);
         float[] expected = new float[T * OC];
         NaiveGPT2.matmul(expected, in, w, 0, b, 0, T, C, OC);
 
         MemorySegment out = native_(new float[T * OC]);
-        MatMul.forward(out, native_(in), native_(w), native_(b), T, C, OC, 0, OC);
+        MatMul.forward(out, native_(in), native_(w), native_(b), T, C, OC, 0, OC, packed());
         assertClose(expected, floats(out, T * OC));
     }
 
@@ -109,10 +117,10 @@ class KernelsTest {
 
         MemorySegment out = native_(new float[T * OC]);
         MemorySegment inS = native_(in), wS = native_(w);
-        MatMul.forward(out, inS, wS, null, T, C, OC, 0, 5);
+        MatMul.forward(out, inS, wS, null, T, C, OC, 0, 5, packed());
         float[] half = floats(out, T * OC);
         assertEquals(0f, half[5], "channel 5 belongs to the other range");
-        MatMul.forward(out, inS, wS, null, T, C, OC, 5, OC);
+        MatMul.forward(out, inS, wS, null, T, C, OC, 5, OC, packed());
         assertClose(expected, floats(out, T * OC));
     }
 
@@ -125,7 +133,7 @@ class KernelsTest {
         float[] expected = new float[total * C];
         NaiveGPT2.attention(expected, qkv, total, C, NH);
 
-        MemorySegment keys = native_(new float[C * maxT]), values = native_(new float[C * maxT]);
+        MemorySegment keys = native_(new float[(int) Attention.keyCacheFloats(C, maxT)]), values = native_(new float[C * maxT]);
         MemorySegment all = native_(qkv);
         if (pos0 > 0) {
             Attention.storeKeysValues(keys, values, all, pos0, 0, C, NH, maxT);
@@ -134,7 +142,7 @@ class KernelsTest {
         MemorySegment rows = native_(newRows);
         Attention.storeKeysValues(keys, values, rows, T, pos0, C, NH, maxT);
         MemorySegment out = native_(new float[T * C]);
-        MemorySegment scores = native_(new float[maxT]);
+        MemorySegment scores = native_(new float[Attention.scoreFloats(maxT)]);
         // Two calls over the (row, head) items, as two threads would split them.
         int items = T * NH, half = items / 2;
         Attention.forward(out, rows, keys, values, scores, pos0, C, NH, maxT, 0, half);
