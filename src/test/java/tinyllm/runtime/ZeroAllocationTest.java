@@ -1,0 +1,81 @@
+package tinyllm.runtime;
+
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import tinyllm.checkpoint.SyntheticCheckpoint;
+import tinyllm.model.DType;
+import tinyllm.model.GPT2Config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * After warm-up, a decode step allocates nothing on the Java heap: not on the thread that drives the
+ * session, not on any worker. Measured with the JVM's per-thread allocation counters.
+ */
+class ZeroAllocationTest {
+    static final int MEASURED_STEPS = 250;
+
+    /** Bytes each thread allocated over one window: a fresh prompt, then MEASURED_STEPS decode steps. */
+    static long[] decodeWindow(Session session, com.sun.management.ThreadMXBean mx, Thread[] threads) {
+        session.reset();
+        session.prefill(PROMPT, 0, PROMPT.length);
+        // threads[0] is the caller. Reading a counter may itself allocate, so the caller's own counter is
+        // read last before the steps and first after them.
+        long[] bytes = new long[threads.length];
+        for (int i = 1; i < threads.length; i++) bytes[i] = -mx.getThreadAllocatedBytes(threads[i].threadId());
+        long callerBefore = mx.getCurrentThreadAllocatedBytes();
+        for (int step = 0; step < MEASURED_STEPS; step++) {
+            session.append(session.argmax());
+        }
+        bytes[0] = mx.getCurrentThreadAllocatedBytes() - callerBefore;
+        for (int i = 1; i < threads.length; i++) bytes[i] += mx.getThreadAllocatedBytes(threads[i].threadId());
+        assertEquals(PROMPT.length + MEASURED_STEPS, session.position());
+        return bytes;
+    }
+
+    static long total(long[] bytes) {
+        long sum = 0;
+        for (long b : bytes) sum += b;
+        return sum;
+    }
+
+    static final int[] PROMPT = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17};
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void decodeStepsAllocateZeroBytesOnEveryThread() {
+        // Big enough that every kernel runs both its vector loops and its tails, small enough to warm up fast.
+        Path file = dir.resolve("model.bin");
+        SyntheticCheckpoint.write(file, new GPT2Config(1024, 1000, 1024, 2, 4, 132, DType.FP32), 3);
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+
+        try (Model model = Model.open(file, 2); Session session = model.newSession()) {
+            Thread[] threads = new Thread[model.workerThreads().length + 1];
+            threads[0] = Thread.currentThread();
+            System.arraycopy(model.workerThreads(), 0, threads, 1, threads.length - 1);
+
+            // Warm-up: until C2 has compiled every kernel (then the Vector API's objects are scalar-replaced)
+            // a window of steps allocates; wait for the first clean window, however long this JVM takes.
+            int warmUpWindows = 0;
+            while (total(decodeWindow(session, mx, threads)) != 0) {
+                warmUpWindows++;
+                assertTrue(warmUpWindows < 60, "decode steps still allocate after " + warmUpWindows + " windows of warm-up");
+            }
+            // Measured: two more windows, every thread exactly zero.
+            for (int window = 0; window < 2; window++) {
+                long[] bytes = decodeWindow(session, mx, threads);
+                for (int i = 0; i < threads.length; i++) {
+                    assertEquals(0, bytes[i], "bytes allocated by " + threads[i].getName() + " over " + MEASURED_STEPS
+                            + " decode steps (after " + warmUpWindows + " warm-up windows)");
+                }
+            }
+        }
+    }
+}
