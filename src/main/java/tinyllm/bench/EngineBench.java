@@ -72,12 +72,6 @@ public final class EngineBench {
         return 1e9 / slice[slice.length / 2];
     }
 
-    /** Bytes of weights one decode step streams: every parameter but wte's padding rows and all but one wpe row. */
-    public static long weightBytesPerToken(GPT2Config c) {
-        long unread = (long) (c.vocabPadded() - c.vocabSize()) * c.channels() + (long) (c.maxSeqLen() - 1) * c.channels();
-        return (c.layout().total() - unread) * c.dtype().bytes;
-    }
-
     /** Multiply-adds x 2 of the matrix products for a prompt of T tokens (logits for one row), plus attention. */
     public static double prefillFlops(GPT2Config c, int T) {
         double C = c.channels();

@@ -102,7 +102,7 @@ final class BenchCommand implements Callable<Integer> {
             double decode1000 = EngineBench.decodeTokensPerSecond(steps, start, Math.min(1000, end - 1), window);
             bench.close();
 
-            long bytesPerToken = EngineBench.weightBytesPerToken(c);
+            long bytesPerToken = c.weightBytesPerToken();
             double roofline = bwN * 1e9 / bytesPerToken;
             double prefillGflops = EngineBench.prefillFlops(c, prefillLength) / (prefillLength / prefill512) / 1e9;
 

@@ -1,9 +1,15 @@
 package tinyllm.cli;
 
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
 
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -49,6 +55,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all available processors).")
     Integer threads;
 
+    @Option(names = "--stats-json", paramLabel = "FILE", description = "Also write the timings to FILE as JSON.")
+    Path statsJson;
+
     @Option(names = "--verbose", description = "Print stack traces with errors.")
     boolean verbose;
 
@@ -88,12 +97,36 @@ final class GenerateCommand implements Callable<Integer> {
             out.println(styled("Prompt:    ", Style.bold) + styled(tokenizer.decode(promptTokens), Style.faint));
             out.println(styled("Generated: ", Style.bold) + styled(tokenizer.decode(generated), Style.fg_green));
             out.println(stats(promptTokens.length, maxLength, generator.chooser().describe(), loadNanos, timing, m.threads()));
+            if (statsJson != null) {
+                writeStatsJson(statsJson, promptTokens.length, maxLength, loadNanos, timing, m);
+            }
         }
         return 0;
     }
 
     private String styled(String text, Style style) {
         return terminal.colour() ? style.on() + text + style.off() + Style.reset.on() : text;
+    }
+
+    /** The stats line's figures for scripts; rates are null where there was nothing to time. */
+    static void writeStatsJson(Path file, int promptTokens, int newTokens, long loadNanos, Generator.Timing t, Model m) {
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("prompt_tokens", promptTokens);
+        json.put("new_tokens", newTokens);
+        json.put("load_ms", loadNanos / 1e6);
+        json.put("prefill_ms", t.prefillNanos() / 1e6);
+        json.put("decode_ms", t.decodeNanos() / 1e6);
+        json.put("decode_steps", t.decodeSteps());
+        json.put("prefill_tokens_per_s", promptTokens / (t.prefillNanos() / 1e9));
+        json.put("decode_tokens_per_s", t.decodeSteps() == 0 ? null : t.decodeSteps() / (t.decodeNanos() / 1e9));
+        json.put("threads", m.threads());
+        json.put("weights_bytes_per_token", m.config().weightBytesPerToken());
+        try {
+            if (file.getParent() != null) Files.createDirectories(file.getParent());
+            Files.writeString(file, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(json));
+        } catch (IOException e) {
+            throw new TinyLlmException("cannot write " + file + ": " + e.getMessage(), e);
+        }
     }
 
     static String stats(int promptTokens, int newTokens, String method, long loadNanos, Generator.Timing t, int threads) {

@@ -22,6 +22,15 @@ public record GPT2Config(int maxSeqLen, int vocabSize, int vocabPadded, int laye
         return ParameterLayout.of(this);
     }
 
+    /**
+     * Bytes of weights one decode step reads: every parameter but wte's padding rows and all but one row
+     * of wpe. Memory bandwidth divided by this is the decode roofline.
+     */
+    public long weightBytesPerToken() {
+        long unread = (long) (vocabPadded - vocabSize) * channels + (long) (maxSeqLen - 1) * channels;
+        return (layout().total() - unread) * dtype.bytes;
+    }
+
     /** The shapes GPT-2 was released in, named by parameter count as llm.c names its files. */
     public static GPT2Config named(String name, DType dtype) {
         return switch (name) {

@@ -56,6 +56,24 @@ class GenerateCommandTest {
     }
 
     @Test
+    void statsJsonHoldsTheTimings(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path json = dir.resolve("stats.json");
+        CliRun run = CliRun.of("generate", "--model", Fixtures.path("micro.bin").toString(),
+                "--tokens", "10,200,257", "--max-length", "6", "--threads", "2", "--stats-json", json.toString());
+        assertEquals(0, run.exitCode(), run.err());
+        com.fasterxml.jackson.databind.JsonNode stats = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.toFile());
+        assertEquals(3, stats.get("prompt_tokens").asInt());
+        assertEquals(6, stats.get("new_tokens").asInt());
+        assertEquals(2, stats.get("threads").asInt());
+        assertEquals(5, stats.get("decode_steps").asInt());
+        // micro: L=2 C=48 V=500 maxT=64; all parameters but 12 padding rows of wte and 63 rows of wpe, in fp32.
+        assertEquals((84_288L - 12 * 48 - 63 * 48) * 4, stats.get("weights_bytes_per_token").asLong());
+        for (String key : new String[] {"load_ms", "prefill_ms", "decode_ms", "prefill_tokens_per_s", "decode_tokens_per_s"}) {
+            assertTrue(stats.get(key).asDouble() > 0, key + " in " + stats);
+        }
+    }
+
+    @Test
     void helpAndVersion() {
         CliRun help = CliRun.of("generate", "--help");
         assertEquals(0, help.exitCode());
