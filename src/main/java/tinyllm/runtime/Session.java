@@ -104,6 +104,17 @@ public final class Session implements AutoCloseable {
         position = 0;
     }
 
+    /**
+     * Forgets the tokens from {@code position} on, keeping the cache of those before it: the next token fed
+     * goes to that position. (The logits still describe the last forward pass until the next one.)
+     */
+    public void rewind(int position) {
+        if (position < 0 || position > this.position) {
+            throw new IllegalArgumentException("cannot rewind to " + position + ": the session holds " + this.position + " tokens");
+        }
+        this.position = position;
+    }
+
     /** The next-token logits (V floats) after the last token fed. */
     public MemorySegment logits() {
         return logits;

@@ -99,6 +99,80 @@ public final class NaiveGPT2 {
         return java.util.Arrays.copyOfRange(tokens, prompt.length, tokens.length);
     }
 
+    /**
+     * The same model with a KV cache, still plain float[] loops on one thread: the fair baseline for
+     * decode speed (without a cache, the naive model would recompute every position per token).
+     */
+    public final class Cached {
+        private final float[][] keys = new float[L][maxT * C], values = new float[L][maxT * C];
+        private final float[] x = new float[C], ln = new float[C], qkv = new float[3 * C], atty = new float[C],
+                proj = new float[C], fch = new float[4 * C], fchGelu = new float[4 * C], att = new float[maxT];
+        public final float[] logits = new float[V];
+        private int position;
+
+        public int position() {
+            return position;
+        }
+
+        public void rewind(int position) {
+            this.position = position;
+        }
+
+        /** Feeds tokens one by one; only the last one's logits are computed. */
+        public void prefill(int[] tokens, int count) {
+            for (int i = 0; i < count; i++) {
+                step(tokens[i], i == count - 1);
+            }
+        }
+
+        /** One token at the current position, then its logits. */
+        public void decode(int token) {
+            step(token, true);
+        }
+
+        private void step(int token, boolean wantLogits) {
+            int pos = position++, hs = C / NH;
+            float scale = (float) (1.0 / Math.sqrt(hs));
+            for (int i = 0; i < C; i++) x[i] = wte[token * C + i] + wpe[pos * C + i];
+            for (int l = 0; l < L; l++) {
+                layernorm(ln, x, ln1w, l * C, ln1b, l * C, 1, C);
+                matmul(qkv, ln, qkvw, l * 3 * C * C, qkvb, l * 3 * C, 1, C, 3 * C);
+                System.arraycopy(qkv, C, keys[l], pos * C, C);
+                System.arraycopy(qkv, 2 * C, values[l], pos * C, C);
+                for (int h = 0; h < NH; h++) {
+                    float max = Float.NEGATIVE_INFINITY;
+                    for (int j = 0; j <= pos; j++) {
+                        float dot = 0;
+                        for (int d = 0; d < hs; d++) dot += qkv[h * hs + d] * keys[l][j * C + h * hs + d];
+                        att[j] = dot * scale;
+                        max = Math.max(max, att[j]);
+                    }
+                    float sum = 0;
+                    for (int j = 0; j <= pos; j++) {
+                        att[j] = (float) Math.exp(att[j] - max);
+                        sum += att[j];
+                    }
+                    for (int d = 0; d < hs; d++) {
+                        float acc = 0;
+                        for (int j = 0; j <= pos; j++) acc += att[j] / sum * values[l][j * C + h * hs + d];
+                        atty[h * hs + d] = acc;
+                    }
+                }
+                matmul(proj, atty, attprojw, l * C * C, attprojb, l * C, 1, C, C);
+                residual(x, proj);
+                layernorm(ln, x, ln2w, l * C, ln2b, l * C, 1, C);
+                matmul(fch, ln, fcw, l * 4 * C * C, fcb, l * 4 * C, 1, C, 4 * C);
+                gelu(fchGelu, fch);
+                matmul(proj, fchGelu, fcprojw, l * C * 4 * C, fcprojb, l * C, 1, 4 * C, C);
+                residual(x, proj);
+            }
+            if (wantLogits) {
+                layernorm(ln, x, lnfw, 0, lnfb, 0, 1, C);
+                matmul(logits, ln, wte, 0, null, 0, 1, C, V);
+            }
+        }
+    }
+
     // ---- the operations, one each, as in llm.c ----
 
     /** out (T,C) = wte[tokens[t]] + wpe[t]. */

@@ -31,6 +31,20 @@ class NaiveGPT2Test {
         assertArrayEquals(expected, NaiveGPT2.load(Fixtures.path("micro.bin")).greedy(Fixtures.GREEDY_PROMPT_MICRO, expected.length));
     }
 
+    @Test
+    void cachedDecodeMatchesLlmC() throws IOException {
+        NaiveGPT2.Cached cached = NaiveGPT2.load(Fixtures.path("micro.bin")).new Cached();
+        float[][] expected = Fixtures.logits("micro.full64.logits.f32", 500);
+        int[] tokens = Fixtures.full64Tokens();
+        for (int t = 0; t < tokens.length; t++) {
+            cached.decode(tokens[t]);
+            assertTrue(Fixtures.maxAbsDiff(expected[t], cached.logits) < Fixtures.LOGIT_TOLERANCE, "position " + t);
+        }
+        cached.rewind(0);
+        cached.prefill(Fixtures.PROMPT8_MICRO, 8);
+        assertTrue(Fixtures.maxAbsDiff(Fixtures.logits("micro.prompt8.logits.f32", 500)[7], cached.logits) < Fixtures.LOGIT_TOLERANCE);
+    }
+
     static void assertAllRows(float[][] expected, float[][] actual) {
         for (int t = 0; t < expected.length; t++) {
             float diff = Fixtures.maxAbsDiff(expected[t], actual[t]);
