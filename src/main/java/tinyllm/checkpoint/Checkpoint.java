@@ -107,6 +107,20 @@ public final class Checkpoint {
         return MemorySegment.ofAddress(mapping.address()).reinterpret(mapping.byteSize(), arena, null).asReadOnly();
     }
 
+    /** The header llm.c writes for {@code config}: {@code [20240326, version, maxT, V, L, NH, C, Vp]}, zeros to 256 ints. */
+    public static int[] header(GPT2Config config) {
+        int[] h = new int[HEADER_INTS];
+        h[0] = MAGIC;
+        h[1] = config.dtype().checkpointVersion;
+        h[2] = config.maxSeqLen();
+        h[3] = config.vocabSize();
+        h[4] = config.layers();
+        h[5] = config.heads();
+        h[6] = config.channels();
+        h[7] = config.vocabPadded();
+        return h;
+    }
+
     /** Reads and validates a header: magic, version, each dimension and their consistency. */
     static GPT2Config parseHeader(Path path, int[] h) {
         if (h[0] != MAGIC) {

@@ -12,6 +12,7 @@ import java.util.random.RandomGenerator;
 import java.util.random.RandomGeneratorFactory;
 
 import tinyllm.TinyLlmException;
+import tinyllm.model.BFloat16;
 import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
 import tinyllm.model.ParameterLayout;
@@ -24,7 +25,7 @@ import static tinyllm.model.ParameterLayout.*;
  *
  * <p>The values follow the llm.c fixtures' generator: matrices normal(0, 0.02), layernorm gains
  * 1 + normal(0, 0.05), biases normal(0, 0.01), the padding rows of wte zero. The same seed gives the
- * same file.
+ * same file; a bf16 file holds the fp32 file's values rounded to nearest even.
  */
 public final class SyntheticCheckpoint {
     private static final int BUFFER_FLOATS = 1 << 18;
@@ -32,10 +33,7 @@ public final class SyntheticCheckpoint {
     private SyntheticCheckpoint() {}
 
     public static void write(Path out, GPT2Config config, long seed) {
-        if (config.dtype() != DType.FP32) {
-            throw new TinyLlmException("synthetic bf16 checkpoints are not supported yet: use --dtype fp32");
-        }
-        Checkpoint.parseHeader(out, header(config)); // the same validation a reader applies
+        Checkpoint.parseHeader(out, Checkpoint.header(config)); // the same validation a reader applies
         ParameterLayout layout;
         try {
             layout = config.layout();
@@ -51,15 +49,21 @@ public final class SyntheticCheckpoint {
             try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     StandardOpenOption.TRUNCATE_EXISTING)) {
                 ByteBuffer header = ByteBuffer.allocate(Checkpoint.HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-                header.asIntBuffer().put(header(config));
+                header.asIntBuffer().put(Checkpoint.header(config));
                 writeFully(channel, header);
+                boolean bf16 = config.dtype() == DType.BF16;
                 ByteBuffer buffer = ByteBuffer.allocate(BUFFER_FLOATS * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
                 for (int tensor = 0; tensor < NAMES.length; tensor++) {
                     long size = layout.sizes()[tensor];
                     // Only the first V rows of wte are real tokens; llm.c leaves the padding rows zero.
                     long real = tensor == WTE ? (long) config.vocabSize() * config.channels() : size;
                     for (long i = 0; i < size; i++) {
-                        buffer.putFloat(i < real ? sample(tensor, random) : 0f);
+                        float value = i < real ? sample(tensor, random) : 0f;
+                        if (bf16) {
+                            buffer.putShort(BFloat16.round(value)); // the same draws as fp32, rounded as llm.c's exporter rounds
+                        } else {
+                            buffer.putFloat(value);
+                        }
                         if (!buffer.hasRemaining()) {
                             writeFully(channel, buffer.flip());
                             buffer.clear();
@@ -80,19 +84,6 @@ public final class SyntheticCheckpoint {
             case LN1B, QKVB, ATTPROJB, LN2B, FCB, FCPROJB, LNFB -> 0.01f * (float) random.nextGaussian();
             default -> 0.02f * (float) random.nextGaussian();
         };
-    }
-
-    static int[] header(GPT2Config config) {
-        int[] h = new int[Checkpoint.HEADER_INTS];
-        h[0] = Checkpoint.MAGIC;
-        h[1] = config.dtype().checkpointVersion;
-        h[2] = config.maxSeqLen();
-        h[3] = config.vocabSize();
-        h[4] = config.layers();
-        h[5] = config.heads();
-        h[6] = config.channels();
-        h[7] = config.vocabPadded();
-        return h;
     }
 
     static void writeFully(FileChannel channel, ByteBuffer buffer) throws IOException {

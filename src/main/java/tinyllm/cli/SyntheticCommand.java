@@ -47,8 +47,8 @@ final class SyntheticCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "Random seed; the same seed writes the same file (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--dtype", defaultValue = "fp32", paramLabel = "fp32",
-            description = "Storage type (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--dtype", defaultValue = "fp32", paramLabel = "TYPE",
+            description = "Storage type: fp32 or bf16 (default: ${DEFAULT-VALUE}).")
     String dtype;
 
     @Option(names = "--verbose", description = "Print stack traces with errors.")
@@ -62,11 +62,7 @@ final class SyntheticCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        DType type = switch (dtype.toLowerCase(Locale.ROOT)) {
-            case "fp32" -> DType.FP32;
-            case "bf16" -> DType.BF16;
-            default -> throw new TinyLlmException("unknown --dtype '" + dtype + "': use fp32 or bf16");
-        };
+        DType type = DType.parse(dtype);
         GPT2Config config;
         String label;
         if (shape.name != null) {

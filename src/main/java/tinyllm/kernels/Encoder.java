@@ -35,4 +35,15 @@ public final class Encoder {
             }
         }
     }
+
+    /** As {@link #forward}, with wte and wpe in bf16: two rows widened per token, not worth vectorising. */
+    public static void forwardBf16(MemorySegment out, MemorySegment wte, MemorySegment wpe,
+                                   int[] tokens, int first, int T, int pos0, int C) {
+        for (int t = 0; t < T; t++) {
+            long outRow = (long) t * C, tokenRow = (long) tokens[first + t] * C, positionRow = (long) (pos0 + t) * C;
+            for (int i = 0; i < C; i++) {
+                out.set(Simd.FLOAT, (outRow + i) * Float.BYTES, Simd.bf16(wte, tokenRow + i) + Simd.bf16(wpe, positionRow + i));
+            }
+        }
+    }
 }

@@ -56,7 +56,7 @@ public final class MatMul {
         int o = ocFrom;
         if (T >= GEMM_ROWS) {
             for (; o + PANEL <= ocTo; o += PANEL) {
-                gemmPanel(out, in, weight, bias, T, C, OC, o, packed);
+                gemmPanel(out, in, weight, false, bias, T, C, OC, o, packed);
             }
         }
         // Decode, and the channels left over when OC is not a whole number of panels.
@@ -72,12 +72,19 @@ public final class MatMul {
         }
     }
 
-    /** out[0..T, o..o+PANEL) through packed panels of KC inputs at a time; later panels add to what earlier ones wrote. */
-    private static void gemmPanel(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
-                                  int T, int C, int OC, int o, MemorySegment packed) {
+    /**
+     * out[0..T, o..o+PANEL) through packed panels of KC inputs at a time; later panels add to what earlier
+     * ones wrote. bf16 weights are widened while packing, so the micro-kernels only ever see fp32.
+     */
+    static void gemmPanel(MemorySegment out, MemorySegment in, MemorySegment weight, boolean bf16, MemorySegment bias,
+                          int T, int C, int OC, int o, MemorySegment packed) {
         for (int k0 = 0; k0 < C; k0 += KC) {
             int kc = Math.min(KC, C - k0);
-            pack(packed, weight, o, k0, kc, C);
+            if (bf16) {
+                packBf16(packed, weight, o, k0, kc, C);
+            } else {
+                pack(packed, weight, o, k0, kc, C);
+            }
             boolean first = k0 == 0;
             int t = 0;
             for (; t + GEMM_ROWS <= T; t += GEMM_ROWS) {
@@ -95,6 +102,17 @@ public final class MatMul {
             long row = ((long) (o + c) * C + k0) * Float.BYTES;
             for (int k = 0; k < kc; k++) {
                 packed.set(FLOAT, ((long) k * PANEL + c) * Float.BYTES, weight.get(FLOAT, row + (long) k * Float.BYTES));
+            }
+        }
+    }
+
+    /** As {@link #pack}, from bf16 weights: each value widened to fp32 (its bits shifted into the high half). */
+    private static void packBf16(MemorySegment packed, MemorySegment weight, int o, int k0, int kc, int C) {
+        for (int c = 0; c < PANEL; c++) {
+            long row = ((long) (o + c) * C + k0) * Short.BYTES;
+            for (int k = 0; k < kc; k++) {
+                float value = Float.intBitsToFloat(weight.get(Simd.BF16, row + (long) k * Short.BYTES) << 16);
+                packed.set(FLOAT, ((long) k * PANEL + c) * Float.BYTES, value);
             }
         }
     }

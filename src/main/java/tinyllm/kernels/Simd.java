@@ -4,6 +4,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -18,6 +19,15 @@ public final class Simd {
     public static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** One float in a segment, for the scalar tails. */
     public static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT.withOrder(LE);
+    /** One bf16 value (the high half of an fp32) in a segment, for the scalar tails. */
+    public static final ValueLayout.OfShort BF16 = ValueLayout.JAVA_SHORT.withOrder(LE);
+    /** Ints of the same vector width: a bf16 weight vector is loaded as ints, two weights each. */
+    public static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+
+    /** fp32 value of bf16 element {@code index} of a segment. */
+    public static float bf16(java.lang.foreign.MemorySegment segment, long index) {
+        return Float.intBitsToFloat(segment.get(BF16, index * Short.BYTES) << 16);
+    }
 
     private Simd() {}
 }

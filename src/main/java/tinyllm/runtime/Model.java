@@ -5,7 +5,6 @@ import java.nio.file.Path;
 
 import tinyllm.TinyLlmException;
 import tinyllm.checkpoint.Checkpoint;
-import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
 import tinyllm.model.Weights;
 
@@ -23,7 +22,7 @@ public final class Model implements AutoCloseable {
     private Model(Arena arena, Checkpoint checkpoint, int threads) {
         this.arena = arena;
         this.checkpoint = checkpoint;
-        this.weights = Weights.of(checkpoint.config(), checkpoint.parameters());
+        this.weights = Weights.of(checkpoint.config(), checkpoint.parameters(), arena);
         this.pool = new WorkerPool(threads);
     }
 
@@ -34,12 +33,7 @@ public final class Model implements AutoCloseable {
         }
         Arena arena = Arena.ofShared();
         try {
-            Checkpoint checkpoint = Checkpoint.open(path, arena);
-            if (checkpoint.config().dtype() == DType.BF16) {
-                throw new TinyLlmException("bf16 checkpoints (version 5) need the bf16 kernels, which are not built yet: "
-                        + "convert " + path + " to fp32 (version 3)");
-            }
-            return new Model(arena, checkpoint, threads);
+            return new Model(arena, Checkpoint.open(path, arena), threads);
         } catch (RuntimeException | Error e) {
             arena.close();
             throw e;

@@ -10,7 +10,9 @@ import tinyllm.kernels.Encoder;
 import tinyllm.kernels.Gelu;
 import tinyllm.kernels.LayerNorm;
 import tinyllm.kernels.MatMul;
+import tinyllm.kernels.MatMulBf16;
 import tinyllm.kernels.Residual;
+import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
 import tinyllm.model.Weights;
 
@@ -33,6 +35,7 @@ public final class Session implements AutoCloseable {
     private final WorkerPool pool;
     private final Arena arena = Arena.ofShared();
     private final int chunk;
+    private final boolean bf16;
 
     // Activations for up to `chunk` rows, named as in llm.c.
     private final MemorySegment x;      // (chunk, C) the residual stream
@@ -43,6 +46,7 @@ public final class Session implements AutoCloseable {
     private final MemorySegment fch;    // (chunk, 4C) MLP hidden layer, GELU applied in place
     private final MemorySegment last;   // (C) final layernorm of the last row
     private final MemorySegment logits; // (V)
+    private final MemorySegment split;  // (chunk, 4C) a matmul input split into even and odd elements (bf16 only)
     private final MemorySegment[] scores; // (maxT) attention scratch, one per worker
     private final MemorySegment[] packed; // a GEMM weight panel, one per worker
     // The KV cache, per layer: keys in vector-wide tiles (NH, maxT / L, hs, L), values (NH, maxT, hs). See Attention.
@@ -72,6 +76,8 @@ public final class Session implements AutoCloseable {
         this.fch = floats((long) chunk * 4 * C);
         this.last = floats(C);
         this.logits = floats(config.vocabSize());
+        this.bf16 = config.dtype() == DType.BF16;
+        this.split = bf16 ? floats((long) chunk * 4 * C) : null;
         this.scores = new MemorySegment[pool.workers()];
         this.packed = new MemorySegment[pool.workers()];
         for (int w = 0; w < scores.length; w++) {
@@ -162,7 +168,11 @@ public final class Session implements AutoCloseable {
     /** The transformer over T rows at positions [position, position + T); advances the position. */
     private void forward(int[] tokens, int first, int T) {
         int C = config.channels(), pos0 = position;
-        Encoder.forward(x, weights.wte(), weights.wpe(), tokens, first, T, pos0, C);
+        if (bf16) {
+            Encoder.forwardBf16(x, weights.wte(), weights.wpe(), tokens, first, T, pos0, C);
+        } else {
+            Encoder.forward(x, weights.wte(), weights.wpe(), tokens, first, T, pos0, C);
+        }
         for (int l = 0; l < config.layers(); l++) {
             Weights.Layer w = weights.layers()[l];
             layerNorm(ln, x, w.ln1w(), w.ln1b(), T);
@@ -190,6 +200,9 @@ public final class Session implements AutoCloseable {
 
     private void matmul(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
                         int T, int C, int OC) {
+        if (bf16 && (T < MatMul.GEMM_ROWS || OC % MatMul.PANEL != 0)) {
+            MatMulBf16.splitEvenOdd(split, in, T, C); // the decode path's input, split once before the threads share it
+        }
         matmul.set(out, in, weight, bias, T, C, OC);
         pool.run(matmul);
     }
@@ -241,8 +254,12 @@ public final class Session implements AutoCloseable {
         @Override
         public void run(int worker, int workers) {
             int align = MatMul.channelAlignment(T);
-            MatMul.forward(out, in, weight, bias, T, C, OC,
-                    WorkerPool.split(OC, worker, workers, align), WorkerPool.split(OC, worker + 1, workers, align), packed[worker]);
+            int from = WorkerPool.split(OC, worker, workers, align), to = WorkerPool.split(OC, worker + 1, workers, align);
+            if (bf16) {
+                MatMulBf16.forward(out, in, split, weight, bias, T, C, OC, from, to, packed[worker]);
+            } else {
+                MatMul.forward(out, in, weight, bias, T, C, OC, from, to, packed[worker]);
+            }
         }
     }
 

@@ -108,6 +108,29 @@ class KernelsTest {
         assertClose(expected, floats(out, T * OC));
     }
 
+    /** bf16 weights: the reference multiplies the same values, widened to fp32, so only summation order differs. */
+    @ParameterizedTest(name = "T={0} C={1} OC={2}")
+    @CsvSource({"1,48,144", "1,37,13", "2,768,7", "3,3073,9", "4,48,144", "7,37,100", "9,768,150", "1,2,1"})
+    void bf16MatmulMatchesReference(int T, int C, int OC) {
+        float[] in = randoms(T * C), w = randoms(OC * C), b = randoms(OC);
+        MemorySegment wBf16 = arena.allocate((long) OC * C * Short.BYTES, 64);
+        for (int i = 0; i < w.length; i++) {
+            short bits = tinyllm.model.BFloat16.round(w[i] / (float) Math.sqrt(C));
+            wBf16.setAtIndex(ValueLayout.JAVA_SHORT, i, bits);
+            w[i] = Float.intBitsToFloat(bits << 16);
+        }
+        float[] expected = new float[T * OC];
+        NaiveGPT2.matmul(expected, in, w, 0, b, 0, T, C, OC);
+
+        MemorySegment inS = native_(in), split = native_(new float[T * C]), out = native_(new float[T * OC]);
+        MatMulBf16.splitEvenOdd(split, inS, T, C);
+        MemorySegment bS = native_(b);
+        int middle = OC / 2 / MatMul.channelAlignment(T) * MatMul.channelAlignment(T);
+        MatMulBf16.forward(out, inS, split, wBf16, bS, T, C, OC, 0, middle, packed());
+        MatMulBf16.forward(out, inS, split, wBf16, bS, T, C, OC, middle, OC, packed());
+        assertClose(expected, floats(out, T * OC));
+    }
+
     @Test
     void matmulComputesOnlyItsChannelRangeAndTakesNoBias() {
         int T = 2, C = 37, OC = 13;

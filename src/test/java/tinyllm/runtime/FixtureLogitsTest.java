@@ -77,9 +77,22 @@ class FixtureLogitsTest {
         }
     }
 
+    /** llm.c computed these on the fp32 twin holding exactly the bf16 file's values (see the fixtures' README). */
+    @ParameterizedTest(name = "{0} threads")
+    @ValueSource(ints = {1, 2})
+    void microBf16Prompt8MatchesLlmC(int threads) {
+        float[][] expected = Fixtures.logits("micro-bf16.prompt8.logits.f32", 500);
+        try (Model model = Model.open(Fixtures.path("micro-bf16.bin"), threads); Session session = model.newSession()) {
+            assertStepwise(session, Fixtures.PROMPT8_MICRO, expected);
+            assertChunked(session, Fixtures.PROMPT8_MICRO, expected, 8);
+            assertChunked(session, Fixtures.PROMPT8_MICRO, expected, 5, 3);
+        }
+    }
+
     @Test
     void greedyTokensMatchLlmC() {
         assertGreedy("micro.bin", Fixtures.GREEDY_PROMPT_MICRO, "micro.greedy.txt");
+        assertGreedy("micro-bf16.bin", Fixtures.GREEDY_PROMPT_MICRO, "micro-bf16.greedy.txt");
         assertGreedy("vocab.bin", Fixtures.ONCE_UPON_A_TIME, "vocab.greedy.txt");
     }
 

@@ -1,0 +1,63 @@
+package tinyllm.cli;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import tinyllm.TinyLlmException;
+import tinyllm.convert.Converter;
+import tinyllm.convert.Downloader;
+import tinyllm.convert.HuggingFaceModel;
+import tinyllm.model.DType;
+import tinyllm.model.GPT2Config;
+
+/** {@code tinyllm download}: fetch a released GPT-2 from the Hugging Face hub and convert it. */
+@Command(name = "download", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Download GPT-2 from the Hugging Face hub (config.json and model.safetensors of",
+                "openai-community/NAME) into DIR/hf/NAME, resuming a partial download, then",
+                "convert it to DIR/gpt2-<size>.bin (gpt2-<size>-bf16.bin with --dtype bf16).",
+                "Set HF_ENDPOINT to download from a mirror of the hub."},
+        footer = {"", "Examples:", "  tinyllm download gpt2", "  tinyllm download gpt2-xl --dtype bf16"})
+final class DownloadCommand implements Callable<Integer> {
+
+    @Parameters(paramLabel = "NAME", description = "gpt2 (124M), gpt2-medium (355M), gpt2-large (774M) or gpt2-xl (1558M).")
+    String name;
+
+    @Option(names = "--dtype", defaultValue = "fp32", paramLabel = "fp32|bf16",
+            description = "Storage type of the converted checkpoint. Default: ${DEFAULT-VALUE}.")
+    String dtype;
+
+    @Option(names = "--dir", defaultValue = "weights", paramLabel = "DIR", description = "Default: ${DEFAULT-VALUE}.")
+    Path dir;
+
+    @Option(names = "--verbose", description = "Print stack traces with errors.")
+    boolean verbose;
+
+    private final PrintStream out;
+    private final Terminal terminal;
+
+    DownloadCommand(PrintStream out, Terminal terminal) {
+        this.out = out;
+        this.terminal = terminal;
+    }
+
+    @Override
+    public Integer call() {
+        if (!Downloader.MODELS.contains(name)) {
+            throw new TinyLlmException("unknown model '" + name + "': use " + String.join(", ", Downloader.MODELS));
+        }
+        DType type = DType.parse(dtype);
+        Path folder = dir.resolve("hf").resolve(name);
+        Path checkpoint = Converter.defaultOutput(dir, GPT2Config.named(name, type)).orElseThrow();
+        new Downloader(out, terminal.colour()).download(name, folder, checkpoint);
+        try (HuggingFaceModel model = HuggingFaceModel.open(folder)) {
+            Converter.convert(model, checkpoint, type, out);
+        }
+        out.println("run it: ./tinyllm generate --model " + checkpoint + " --text \"Once upon a time\"");
+        return 0;
+    }
+}
