@@ -81,6 +81,10 @@ final class GenerateCommand implements Callable<Integer> {
             throw new TinyLlmException("the prompt is empty: give --text with some text or --tokens with at least one id");
         }
 
+        if (model.equals(Path.of(DEFAULT_MODEL)) && !Files.exists(model)) {
+            throw new TinyLlmException("no model at " + DEFAULT_MODEL + ": get GPT-2 with ./tinyllm download gpt2 (needs internet), "
+                    + "or pass --model FILE (./tinyllm synthetic --shape 124M writes a random one)");
+        }
         long loadStart = System.nanoTime();
         try (Model m = Model.open(model, threadCount); Session session = m.newSession()) {
             long loadNanos = System.nanoTime() - loadStart;

@@ -59,6 +59,12 @@ class BadInputTest {
     }
 
     @Test
+    void noModelAtTheDefaultPathSaysHowToGetOne() {
+        org.junit.jupiter.api.Assumptions.assumeFalse(Files.exists(Path.of(GenerateCommand.DEFAULT_MODEL)));
+        assertOneLineError(1, CliRun.of("generate", "--text", "hi"), "download gpt2", "--model");
+    }
+
+    @Test
     void checkpointIsADirectory() {
         assertOneLineError(1, generate(dir.toString(), "--text", "hi"), "is a directory");
     }
