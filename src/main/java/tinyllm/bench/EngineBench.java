@@ -21,15 +21,25 @@ public final class EngineBench {
         for (int i = 0; i < tokens.length; i++) tokens[i] = random.nextInt(c.vocabSize());
     }
 
-    /** Runs every kernel on every shape it will see, so the measured runs are compiled code. */
+    /**
+     * Runs every kernel on every shape it will see until decode speed settles, so the measured runs are
+     * C2-compiled code (a model of another storage type in the same JVM makes call sites recompile).
+     */
     public void warmUp() {
         int maxT = model.config().maxSeqLen();
-        for (int round = 0; round < 3; round++) {
+        double previous = Double.MAX_VALUE;
+        for (int round = 0; round < 20; round++) {
             session.reset();
-            session.prefill(tokens, 0, Math.min(maxT, 128));
-            for (int i = 0; i < 32 && session.position() < maxT; i++) {
+            session.prefill(tokens, 0, Math.min(maxT - 64, 256));
+            long start = System.nanoTime();
+            for (int i = 0; i < 48; i++) {
                 session.append(session.argmax());
             }
+            double perStep = (System.nanoTime() - start) / 48.0;
+            if (round >= 2 && perStep > 0.95 * previous) {
+                return;
+            }
+            previous = Math.min(previous, perStep);
         }
     }
 

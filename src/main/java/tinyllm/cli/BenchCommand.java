@@ -4,8 +4,11 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.function.Function;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -18,20 +21,24 @@ import tinyllm.bench.BenchReport;
 import tinyllm.bench.EngineBench;
 import tinyllm.bench.MachineProbe;
 import tinyllm.kernels.Simd;
+import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
 import tinyllm.runtime.Model;
 
 /** {@code tinyllm bench}: the engine's speed as fractions of this machine's limits, all measured in one run. */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Measure prefill and decode speed on a checkpoint against this machine's memory bandwidth",
-                "and FMA peak, measured in the same run. Prints a table, writes JSON and an SVG plot.",
-                "A synthetic checkpoint is as good as the real one: speed does not depend on the values."},
+        description = {"Measure prefill and decode speed against this machine's memory bandwidth and FMA peak,",
+                "measured in the same run. Prints a table, writes JSON and an SVG plot.",
+                "A synthetic checkpoint is as good as the real one: speed does not depend on the values.",
+                "Give --model twice (e.g. an fp32 and a bf16 file) to compare them in one run."},
         footer = {"", "Example:", "  tinyllm synthetic --shape 124M && tinyllm bench --model weights/synthetic-124M.bin"})
 final class BenchCommand implements Callable<Integer> {
+    /** Prefill below this fraction of the FMA peak means a kernel never left the interpreter or C1. */
+    private static final double COLD_KERNEL_FRACTION = 0.05;
 
     @Option(names = "--model", paramLabel = "FILE", defaultValue = GenerateCommand.DEFAULT_MODEL,
-            description = "Checkpoint to measure (default: ${DEFAULT-VALUE}).")
-    Path model;
+            description = "Checkpoint to measure; repeat to compare several (default: ${DEFAULT-VALUE}).")
+    List<Path> models;
 
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all available processors).")
     Integer threads;
@@ -44,7 +51,7 @@ final class BenchCommand implements Callable<Integer> {
             description = "Where to write the plot (default: ${DEFAULT-VALUE}).")
     Path plot;
 
-    @Option(names = "--quick", description = "Fewer repeats and a shorter decode run: a rough look in a few seconds.")
+    @Option(names = "--quick", description = "Fewer repeats and a decode run to context 260 only: a rough look in seconds.")
     boolean quick;
 
     @Option(names = "--verbose", description = "Print stack traces with errors.")
@@ -57,111 +64,154 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() {
         int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        if (n < 1) throw new TinyLlmException("--threads must be at least 1, got " + n);
         int repeats = quick ? 1 : 3;
         BenchReport report = new BenchReport();
 
+        out.printf(Locale.ROOT, "bench: %d threads, %d-bit vectors; measuring memory bandwidth and FMA peak ...%n", n, Simd.LANES * 32);
+        double bw1 = MachineProbe.readBandwidth(1, repeats + 2), bwN = MachineProbe.readBandwidth(n, repeats + 2);
+        double fma1 = MachineProbe.fmaPeak(1, repeats + 2), fmaN = MachineProbe.fmaPeak(n, repeats + 2);
+        report.machine.put("threads", n);
+        report.machine.put("vector_bits", Simd.LANES * 32);
+        report.machine.put("bandwidth_gb_s_1_thread", BenchReport.round(bw1));
+        report.machine.put("bandwidth_gb_s", BenchReport.round(bwN));
+        report.machine.put("fma_peak_gflops_1_thread", BenchReport.round(fma1));
+        report.machine.put("fma_peak_gflops", BenchReport.round(fmaN));
+
+        for (Path model : models) {
+            report.runs.add(measure(model, n, repeats, bwN, fmaN));
+        }
+
+        out.println();
+        out.printf(Locale.ROOT, "  %-34s %.1f GB/s (1 thread), %.1f GB/s (%d threads)%n", "memory bandwidth", bw1, bwN, n);
+        out.printf(Locale.ROOT, "  %-34s %.0f GFLOP/s (1 thread), %.0f GFLOP/s (%d threads)%n", "fp32 FMA peak", fma1, fmaN, n);
+        table(report.runs);
+        compareDtypes(report);
+
+        write(json, json(report));
+        write(plot, report.svg(String.format(Locale.ROOT, "tinyllm, %d threads, %d-bit vectors", n, Simd.LANES * 32)));
+        out.println();
+        out.println("wrote " + json + " and " + plot);
+        return 0;
+    }
+
+    private BenchReport.Run measure(Path model, int n, int repeats, double bandwidth, double fmaPeak) {
         long loadStart = System.nanoTime();
         try (Model m = Model.open(model, n)) {
             double loadMs = (System.nanoTime() - loadStart) / 1e6;
             GPT2Config c = m.config();
             int maxT = c.maxSeqLen();
-            out.printf(Locale.ROOT, "bench: %s (L=%d NH=%d C=%d V=%d maxT=%d, %s), %d threads, %d-bit vectors%n",
-                    model, c.layers(), c.heads(), c.channels(), c.vocabSize(), maxT, c.dtype(), n, Simd.LANES * 32);
-
-            out.println("measuring memory bandwidth and FMA peak ...");
-            double bw1 = MachineProbe.readBandwidth(1, repeats + 1), bwN = MachineProbe.readBandwidth(n, repeats + 1);
-            double fma1 = MachineProbe.fmaPeak(1, repeats + 1), fmaN = MachineProbe.fmaPeak(n, repeats + 1);
-
+            BenchReport.Run run = new BenchReport.Run(model.getFileName() + " (" + c.dtype().name().toLowerCase(Locale.ROOT) + ")");
+            out.printf(Locale.ROOT, "%s: L=%d NH=%d C=%d V=%d maxT=%d; warming up ...%n",
+                    run.name, c.layers(), c.heads(), c.channels(), c.vocabSize(), maxT);
             EngineBench bench = new EngineBench(m);
-            out.println("warming up ...");
             bench.warmUp();
 
-            out.println("measuring prefill ...");
-            int[] lengths = {16, 32, 64, 128, 256, 512};
-            double prefill512 = Double.NaN;
-            for (int length : lengths) {
+            out.println("  prefill ...");
+            double prefill = Double.NaN;
+            int prefillLength = Math.min(512, maxT);
+            for (int length : new int[] {16, 32, 64, 128, 256, 512}) {
                 if (length > maxT) break;
                 double tps = bench.prefillTokensPerSecond(length, repeats);
-                report.prefillCurve.add(new double[] {length, tps});
-                if (length == 512) prefill512 = tps;
+                run.prefillCurve.add(new double[] {length, tps});
+                if (length == prefillLength) prefill = tps;
             }
-            int prefillLength = (int) Math.min(512, maxT);
-            if (Double.isNaN(prefill512)) prefill512 = bench.prefillTokensPerSecond(prefillLength, repeats);
+            if (Double.isNaN(prefill)) prefill = bench.prefillTokensPerSecond(prefillLength, repeats);
 
-            out.println("measuring decode ...");
+            out.println("  decode ...");
             int start = Math.min(15, maxT - 2), end = Math.min(quick ? 260 : 1008, maxT);
             long[] steps = bench.decodeSteps(start, end);
             int window = 16;
-            for (int ctx = start + window / 2; ctx < end; ctx += 32) {
-                report.decodeCurve.add(new double[] {ctx, EngineBench.decodeTokensPerSecond(steps, start, ctx, window)});
+            for (int ctx = start + window / 2; ctx < end; ctx += 16) {
+                run.decodeCurve.add(new double[] {ctx, EngineBench.decodeTokensPerSecond(steps, start, ctx, window)});
             }
+            int far = Math.min(1000, end - 1);
             double decode16 = EngineBench.decodeTokensPerSecond(steps, start, 16, window);
             double decode128 = EngineBench.decodeTokensPerSecond(steps, start, Math.min(128, end - 1), window);
-            double decode1000 = EngineBench.decodeTokensPerSecond(steps, start, Math.min(1000, end - 1), window);
+            double decodeFar = EngineBench.decodeTokensPerSecond(steps, start, far, window);
             bench.close();
 
             long bytesPerToken = c.weightBytesPerToken();
-            double roofline = bwN * 1e9 / bytesPerToken;
-            double prefillGflops = EngineBench.prefillFlops(c, prefillLength) / (prefillLength / prefill512) / 1e9;
-
-            report.put("model", model.toString());
-            report.put("shape", String.format(Locale.ROOT, "L=%d NH=%d C=%d V=%d maxT=%d", c.layers(), c.heads(), c.channels(), c.vocabSize(), maxT));
-            report.put("dtype", c.dtype().name().toLowerCase(Locale.ROOT));
-            report.put("threads", n);
-            report.put("vector_bits", Simd.LANES * 32);
-            report.put("load_ms", BenchReport.round(loadMs));
-            report.put("bandwidth_gb_s_1_thread", BenchReport.round(bw1));
-            report.put("bandwidth_gb_s", BenchReport.round(bwN));
-            report.put("fma_peak_gflops_1_thread", BenchReport.round(fma1));
-            report.put("fma_peak_gflops", BenchReport.round(fmaN));
-            report.put("prefill_tokens", prefillLength);
-            report.put("prefill_tokens_per_s", BenchReport.round(prefill512));
-            report.put("prefill_gflops", BenchReport.round(prefillGflops));
-            report.put("prefill_percent_of_fma_peak", BenchReport.round(100 * prefillGflops / fmaN));
-            report.put("decode_tokens_per_s_context_16", BenchReport.round(decode16));
-            report.put("decode_tokens_per_s_context_128", BenchReport.round(decode128));
-            report.put("decode_tokens_per_s_context_1000", BenchReport.round(decode1000));
-            report.put("decode_1000_over_16", BenchReport.round(decode1000 / decode16));
-            report.put("weights_bytes_per_token", bytesPerToken);
-            report.put("decode_effective_gb_s", BenchReport.round(decode128 * bytesPerToken / 1e9));
-            report.put("decode_roofline_tokens_per_s", BenchReport.round(roofline));
-            report.put("decode_percent_of_roofline", BenchReport.round(100 * decode128 / roofline));
-
-            out.println();
-            row("load", "%.0f ms", loadMs);
-            row("memory bandwidth, 1 thread", "%.1f GB/s", bw1);
-            row("memory bandwidth, " + n + " threads", "%.1f GB/s", bwN);
-            row("fp32 FMA peak, 1 thread", "%.0f GFLOP/s", fma1);
-            row("fp32 FMA peak, " + n + " threads", "%.0f GFLOP/s", fmaN);
-            row("prefill " + prefillLength + " tokens", "%.0f tokens/s  (%.0f GFLOP/s, %.0f %% of FMA peak)", prefill512, prefillGflops, 100 * prefillGflops / fmaN);
-            row("decode at context 16", "%.1f tokens/s", decode16);
-            row("decode at context 128", "%.1f tokens/s", decode128);
-            row("decode at context " + Math.min(1000, end - 1), "%.1f tokens/s  (%.2f x context 16)", decode1000, decode1000 / decode16);
-            row("weights read per token", "%.1f MB", bytesPerToken / 1e6);
-            row("decode effective bandwidth", "%.1f GB/s (context 128)", decode128 * bytesPerToken / 1e9);
-            row("decode roofline", "%.1f tokens/s  (bandwidth / weight bytes)", roofline);
-            row("decode vs roofline", "%.0f %%", 100 * decode128 / roofline);
-
-            write(json, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report.json()));
-            write(plot, report.svg(String.format(Locale.ROOT, "tinyllm %s, %s, %d threads, %d-bit vectors",
-                    report.figures.get("shape"), report.figures.get("dtype"), n, Simd.LANES * 32)));
-            out.println();
-            out.println("wrote " + json + " and " + plot);
+            double roofline = bandwidth * 1e9 / bytesPerToken;
+            double prefillGflops = EngineBench.prefillFlops(c, prefillLength) / (prefillLength / prefill) / 1e9;
+            if (prefillGflops < COLD_KERNEL_FRACTION * fmaPeak) {
+                out.printf(Locale.ROOT, "  WARNING: prefill ran at %.1f GFLOP/s, under %.0f %% of the FMA peak: a kernel is probably stuck in the"
+                        + " interpreter or C1 (try JAVA_OPTS=-XX:-TieredCompilation)%n", prefillGflops, 100 * COLD_KERNEL_FRACTION);
+            }
+            run.figures.put("model", model.toString());
+            run.figures.put("shape", String.format(Locale.ROOT, "L=%d NH=%d C=%d V=%d maxT=%d", c.layers(), c.heads(), c.channels(), c.vocabSize(), maxT));
+            run.figures.put("dtype", c.dtype().name().toLowerCase(Locale.ROOT));
+            run.figures.put("load_ms", BenchReport.round(loadMs));
+            run.figures.put("prefill_tokens", prefillLength);
+            run.figures.put("prefill_tokens_per_s", BenchReport.round(prefill));
+            run.figures.put("prefill_gflops", BenchReport.round(prefillGflops));
+            run.figures.put("prefill_percent_of_fma_peak", BenchReport.round(100 * prefillGflops / fmaPeak));
+            run.figures.put("decode_tokens_per_s_context_16", BenchReport.round(decode16));
+            run.figures.put("decode_tokens_per_s_context_128", BenchReport.round(decode128));
+            run.figures.put("decode_far_context", far);
+            run.figures.put("decode_tokens_per_s_far_context", BenchReport.round(decodeFar));
+            run.figures.put("decode_far_over_16", BenchReport.round(decodeFar / decode16));
+            run.figures.put("weights_bytes_per_token", bytesPerToken);
+            run.figures.put("decode_effective_gb_s", BenchReport.round(decode128 * bytesPerToken / 1e9));
+            run.figures.put("decode_roofline_tokens_per_s", BenchReport.round(roofline));
+            run.figures.put("decode_percent_of_roofline", BenchReport.round(100 * decode128 / roofline));
+            return run;
         }
-        return 0;
     }
 
-    private void row(String name, String format, Object... values) {
-        out.printf(Locale.ROOT, "  %-32s " + format + "%n", prepend(name, values));
+    /** One column per model. */
+    private void table(List<BenchReport.Run> runs) {
+        out.println();
+        StringBuilder header = new StringBuilder(String.format(Locale.ROOT, "  %-34s", ""));
+        for (BenchReport.Run run : runs) header.append(String.format(Locale.ROOT, " %-30s", run.name));
+        out.println(header);
+        row(runs, "load", r -> String.format(Locale.ROOT, "%.0f ms", d(r, "load_ms")));
+        row(runs, "prefill 512 tokens", r -> String.format(Locale.ROOT, "%.0f tokens/s", d(r, "prefill_tokens_per_s")));
+        row(runs, "  as GFLOP/s, % of FMA peak", r -> String.format(Locale.ROOT, "%.0f, %.0f %%", d(r, "prefill_gflops"), d(r, "prefill_percent_of_fma_peak")));
+        row(runs, "decode at context 16", r -> String.format(Locale.ROOT, "%.1f tokens/s", d(r, "decode_tokens_per_s_context_16")));
+        row(runs, "decode at context 128", r -> String.format(Locale.ROOT, "%.1f tokens/s", d(r, "decode_tokens_per_s_context_128")));
+        row(runs, "decode at the far context", r -> String.format(Locale.ROOT, "%.1f tokens/s at %d", d(r, "decode_tokens_per_s_far_context"), (int) d(r, "decode_far_context")));
+        row(runs, "  far / context 16", r -> String.format(Locale.ROOT, "%.2f x", d(r, "decode_far_over_16")));
+        row(runs, "weights read per token", r -> String.format(Locale.ROOT, "%.1f MB", d(r, "weights_bytes_per_token") / 1e6));
+        row(runs, "decode effective bandwidth", r -> String.format(Locale.ROOT, "%.1f GB/s", d(r, "decode_effective_gb_s")));
+        row(runs, "decode roofline", r -> String.format(Locale.ROOT, "%.1f tokens/s", d(r, "decode_roofline_tokens_per_s")));
+        row(runs, "decode / roofline (context 128)", r -> String.format(Locale.ROOT, "%.0f %%", d(r, "decode_percent_of_roofline")));
     }
 
-    private static Object[] prepend(String first, Object[] rest) {
-        Object[] all = new Object[rest.length + 1];
-        all[0] = first;
-        System.arraycopy(rest, 0, all, 1, rest.length);
-        return all;
+    private void row(List<BenchReport.Run> runs, String name, Function<BenchReport.Run, String> cell) {
+        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "  %-34s", name));
+        for (BenchReport.Run run : runs) line.append(String.format(Locale.ROOT, " %-30s", cell.apply(run)));
+        out.println(line);
+    }
+
+    private static double d(BenchReport.Run run, String key) {
+        return ((Number) run.figures.get(key)).doubleValue();
+    }
+
+    /** With an fp32 and a bf16 model of the same shape in the run: how much the halved bytes bought. */
+    private void compareDtypes(BenchReport report) {
+        List<BenchReport.Run> fp32 = new ArrayList<>(), bf16 = new ArrayList<>();
+        for (BenchReport.Run run : report.runs) {
+            (DType.parse((String) run.figures.get("dtype")) == DType.FP32 ? fp32 : bf16).add(run);
+        }
+        if (fp32.isEmpty() || bf16.isEmpty() || !fp32.get(0).figures.get("shape").equals(bf16.get(0).figures.get("shape"))) {
+            return;
+        }
+        double decode = d(bf16.get(0), "decode_tokens_per_s_context_128") / d(fp32.get(0), "decode_tokens_per_s_context_128");
+        double prefill = d(bf16.get(0), "prefill_tokens_per_s") / d(fp32.get(0), "prefill_tokens_per_s");
+        report.comparisons.put("bf16_over_fp32_decode", BenchReport.round(decode));
+        report.comparisons.put("bf16_over_fp32_prefill", BenchReport.round(prefill));
+        out.printf(Locale.ROOT, "  %-34s decode %.2f x, prefill %.2f x%n", "bf16 / fp32", decode, prefill);
+    }
+
+    private static String json(BenchReport report) {
+        try {
+            return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report.json());
+        } catch (IOException e) {
+            throw new TinyLlmException("cannot render the bench JSON: " + e.getMessage(), e);
+        }
     }
 
     private static void write(Path path, String content) {
