@@ -3,8 +3,8 @@ package tinyllm.bench;
 import java.util.SplittableRandom;
 
 import tinyllm.model.GPT2Config;
-import tinyllm.runtime.Model;
-import tinyllm.runtime.Session;
+import tinyllm.api.Model;
+import tinyllm.api.Session;
 
 /** Prefill and decode speed of one model, measured the way a user's generation runs. */
 public final class EngineBench {

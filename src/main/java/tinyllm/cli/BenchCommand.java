@@ -23,7 +23,7 @@ import tinyllm.bench.MachineProbe;
 import tinyllm.kernels.Simd;
 import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
-import tinyllm.runtime.Model;
+import tinyllm.api.Model;
 
 /** {@code tinyllm bench}: the engine's speed as fractions of this machine's limits, all measured in one run. */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,

@@ -17,10 +17,10 @@ import picocli.CommandLine.Help.Ansi.Style;
 import picocli.CommandLine.Option;
 
 import tinyllm.TinyLlmException;
-import tinyllm.decode.Generator;
-import tinyllm.decode.Greedy;
-import tinyllm.runtime.Model;
-import tinyllm.runtime.Session;
+import tinyllm.api.Generator;
+import tinyllm.api.Greedy;
+import tinyllm.api.Model;
+import tinyllm.api.Session;
 import tinyllm.tokenizer.GPT2Tokenizer;
 
 /** {@code tinyllm generate}: continue a prompt greedily and say how long it took. */

@@ -22,8 +22,16 @@ public final class WorkerPool implements AutoCloseable {
         void run(int worker, int workers);
     }
 
-    /** How long an idle worker spins before it parks: long enough to span the gap between two kernels. */
-    private static final long SPIN_NANOS = 2_000_000;
+    /**
+     * How long an idle worker spins before it parks: long enough to span the gap between two kernels
+     * and between two tokens, short enough to give the core back (to the JIT compiler, say) when idle.
+     */
+    private static final long SPIN_NANOS = 200_000;
+    /**
+     * How long a waiting thread spins before it also yields. On a busy machine the thread it waits for
+     * may not be running at all; yielding lets it have this core instead of burning a time slice.
+     */
+    private static final int SPINS_BEFORE_YIELD = 1 << 10;
 
     private final int workers;
     private final Thread[] threads;
@@ -68,8 +76,8 @@ public final class WorkerPool implements AutoCloseable {
             work.run(0, 1);
             return;
         }
-        while (!dispatching.compareAndSet(false, true)) {
-            Thread.onSpinWait();
+        for (int spins = 0; !dispatching.compareAndSet(false, true); spins++) {
+            pause(spins);
         }
         try {
             if (closed) {
@@ -89,8 +97,8 @@ public final class WorkerPool implements AutoCloseable {
             } catch (Throwable e) {
                 own = e;
             }
-            while (pending.get() != 0) {
-                Thread.onSpinWait();
+            for (int spins = 0; pending.get() != 0; spins++) {
+                pause(spins);
             }
             task = null;
             Throwable failed = own != null ? own : failure;
@@ -106,6 +114,14 @@ public final class WorkerPool implements AutoCloseable {
             }
         } finally {
             dispatching.set(false);
+        }
+    }
+
+    private static void pause(int spins) {
+        if (spins < SPINS_BEFORE_YIELD) {
+            Thread.onSpinWait();
+        } else {
+            Thread.yield();
         }
     }
 

@@ -1,12 +1,10 @@
-package tinyllm.runtime;
+package tinyllm.api;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 
 import org.junit.jupiter.api.Test;
 
-import tinyllm.decode.Generator;
-import tinyllm.decode.Greedy;
 import tinyllm.tokenizer.GPT2Tokenizer;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;

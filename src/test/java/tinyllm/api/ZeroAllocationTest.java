@@ -1,4 +1,4 @@
-package tinyllm.runtime;
+package tinyllm.api;
 
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
@@ -19,6 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class ZeroAllocationTest {
     static final int MEASURED_STEPS = 250;
+    static final long WARM_UP_LIMIT_NANOS = 90_000_000_000L;
 
     /** Bytes each thread allocated over one window: a fresh prompt, then MEASURED_STEPS decode steps. */
     static long[] decodeWindow(Session session, com.sun.management.ThreadMXBean mx, Thread[] threads) {
@@ -62,11 +63,13 @@ class ZeroAllocationTest {
             System.arraycopy(model.workerThreads(), 0, threads, 1, threads.length - 1);
 
             // Warm-up: until C2 has compiled every kernel (then the Vector API's objects are scalar-replaced)
-            // a window of steps allocates; wait for the first clean window, however long this JVM takes.
+            // a window of steps allocates; wait for the first clean window, however long this JVM takes
+            // (on a loaded machine the compiler threads get little CPU, and other tests filled their queue).
             int warmUpWindows = 0;
+            long deadline = System.nanoTime() + WARM_UP_LIMIT_NANOS;
             while (total(decodeWindow(session, mx, threads)) != 0) {
                 warmUpWindows++;
-                assertTrue(warmUpWindows < 60, "decode steps still allocate after " + warmUpWindows + " windows of warm-up");
+                assertTrue(System.nanoTime() < deadline, "decode steps still allocate after " + warmUpWindows + " windows of warm-up");
             }
             // Measured: two more windows, every thread exactly zero.
             for (int window = 0; window < 2; window++) {

@@ -1,4 +1,4 @@
-package tinyllm.runtime;
+package tinyllm.api;
 
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
@@ -7,11 +7,18 @@ import tinyllm.TinyLlmException;
 import tinyllm.checkpoint.Checkpoint;
 import tinyllm.model.GPT2Config;
 import tinyllm.model.Weights;
+import tinyllm.runtime.Forward;
+import tinyllm.runtime.WorkerPool;
 
 /**
  * A GPT-2 model ready to run: a checkpoint mapped read-only, its weight views and the worker pool
  * that runs the kernels. Sessions created from it share all three; the model itself holds no
- * per-request state. {@link #close()} unmaps the weights and stops the workers.
+ * per-request state, so it is safe to use from many threads. {@link #close()} unmaps the weights and
+ * stops the workers: close the sessions first.
+ *
+ * <p>Threading: the pool has {@code threads} workers, the calling thread being one of them. Sessions
+ * driven from several threads take turns on the pool kernel by kernel, so the cores are shared among
+ * them rather than oversubscribed; each session's own state is touched only by its caller.
  */
 public final class Model implements AutoCloseable {
     private final Arena arena;
@@ -26,7 +33,11 @@ public final class Model implements AutoCloseable {
         this.pool = new WorkerPool(threads);
     }
 
-    /** Opens and validates {@code path}; {@code threads} workers (the caller counts as one) run the kernels. */
+    /**
+     * Opens and validates {@code path}; {@code threads} workers (the caller counts as one) run the kernels.
+     *
+     * @throws TinyLlmException with a one-line message when the file is missing or not a valid checkpoint
+     */
     public static Model open(Path path, int threads) {
         if (threads < 1) {
             throw new TinyLlmException("--threads must be at least 1, got " + threads);
@@ -45,22 +56,17 @@ public final class Model implements AutoCloseable {
         return open(path, Runtime.getRuntime().availableProcessors());
     }
 
+    /** The model's shape, from the checkpoint's header. */
     public GPT2Config config() {
         return checkpoint.config();
     }
 
+    /** The checkpoint file. */
     public Path path() {
         return checkpoint.path();
     }
 
-    Weights weights() {
-        return weights;
-    }
-
-    WorkerPool pool() {
-        return pool;
-    }
-
+    /** Worker threads, the calling thread included. */
     public int threads() {
         return pool.workers();
     }
@@ -72,7 +78,7 @@ public final class Model implements AutoCloseable {
 
     /** A new session with its own activations and KV cache, allocated now, once. */
     public Session newSession() {
-        return new Session(this);
+        return new Session(config(), new Forward(config(), weights, pool));
     }
 
     @Override

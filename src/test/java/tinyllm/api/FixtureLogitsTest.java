@@ -1,4 +1,4 @@
-package tinyllm.runtime;
+package tinyllm.api;
 
 import java.lang.foreign.ValueLayout;
 
@@ -7,8 +7,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import tinyllm.Fixtures;
-import tinyllm.decode.Generator;
-import tinyllm.decode.Greedy;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

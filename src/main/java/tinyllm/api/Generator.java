@@ -1,7 +1,6 @@
-package tinyllm.decode;
+package tinyllm.api;
 
 import tinyllm.TinyLlmException;
-import tinyllm.runtime.Session;
 
 /**
  * The generation loop: prefill the prompt, then choose a token and feed it back, until the

@@ -1,4 +1,4 @@
-package tinyllm.decode;
+package tinyllm.api;
 
 import java.lang.foreign.MemorySegment;
 

@@ -3,8 +3,6 @@ package tinyllm.runtime;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
-import tinyllm.TinyLlmException;
-import tinyllm.kernels.Argmax;
 import tinyllm.kernels.Attention;
 import tinyllm.kernels.Encoder;
 import tinyllm.kernels.Gelu;
@@ -17,14 +15,12 @@ import tinyllm.model.GPT2Config;
 import tinyllm.model.Weights;
 
 /**
- * One conversation with a model: its activation buffers and KV cache, allocated once when the
- * session is made, and its position in the context. Feed tokens with {@link #prefill} and
- * {@link #append}; read the next-token logits with {@link #logits()}. Nothing is allocated on the
- * Java heap after construction.
- *
- * <p>A session is used by one thread at a time; several sessions may share one {@link Model}.
+ * The forward pass of one session: its activation buffers and KV cache, allocated once, and the
+ * prepared tasks that run the kernels on the worker pool. It reads like the architecture diagram
+ * ({@link #forward}); the session ({@code tinyllm.api.Session}) owns the position and the checks.
+ * Nothing is allocated on the Java heap after construction.
  */
-public final class Session implements AutoCloseable {
+public final class Forward implements AutoCloseable {
     /** Most prompt rows run through the model in one pass; longer prompts go in chunks of this size. */
     public static final int MAX_CHUNK = 512;
     /** Below this many elements an element-wise kernel runs on the calling thread: a hand-off would cost more. */
@@ -58,14 +54,11 @@ public final class Session implements AutoCloseable {
     private final LayerNormTask layerNorm = new LayerNormTask();
     private final ElementwiseTask residual = new ElementwiseTask(false);
     private final ElementwiseTask gelu = new ElementwiseTask(true);
-    private final int[] oneToken = new int[1];
 
-    private int position;
-
-    Session(Model model) {
-        this.config = model.config();
-        this.weights = model.weights();
-        this.pool = model.pool();
+    public Forward(GPT2Config config, Weights weights, WorkerPool pool) {
+        this.config = config;
+        this.weights = weights;
+        this.pool = pool;
         int C = config.channels(), maxT = config.maxSeqLen();
         this.chunk = Math.min(maxT, MAX_CHUNK);
         this.x = floats((long) chunk * C);
@@ -96,78 +89,23 @@ public final class Session implements AutoCloseable {
         return arena.allocate(count * Float.BYTES, 64);
     }
 
-    public GPT2Config config() {
-        return config;
+    /** Most rows one {@link #forward} call takes: longer inputs go in chunks of this size. */
+    public int chunkRows() {
+        return chunk;
     }
 
-    /** How many tokens the session holds: the position the next token will take. */
-    public int position() {
-        return position;
-    }
-
-    /** Forgets every token; the buffers are kept for the next conversation. */
-    public void reset() {
-        position = 0;
-    }
-
-    /**
-     * Forgets the tokens from {@code position} on, keeping the cache of those before it: the next token fed
-     * goes to that position. (The logits still describe the last forward pass until the next one.)
-     */
-    public void rewind(int position) {
-        if (position < 0 || position > this.position) {
-            throw new IllegalArgumentException("cannot rewind to " + position + ": the session holds " + this.position + " tokens");
-        }
-        this.position = position;
-    }
-
-    /** The next-token logits (V floats) after the last token fed. */
+    /** The next-token logits (V floats) computed by the last {@link #logits(int)}. */
     public MemorySegment logits() {
         return logits;
     }
 
-    /** The greedy choice: the id of the largest logit. */
-    public int argmax() {
-        return Argmax.forward(logits, config.vocabSize());
-    }
-
-    /** Feeds one token (a decode step) and computes the logits after it. */
-    public void append(int token) {
-        oneToken[0] = token;
-        prefill(oneToken, 0, 1);
-    }
-
     /**
-     * Feeds tokens[from .. from+count) at the session's position: keys and values go into the cache
-     * and only the last row's logits are computed. Long inputs run in chunks of {@link #MAX_CHUNK}.
-     *
-     * @throws TinyLlmException if a token id is out of range or the context would overflow
+     * The transformer over tokens[first .. first+T) at positions [pos0, pos0 + T), T at most
+     * {@link #chunkRows}: their keys and values go into the cache, the last hidden state into the
+     * residual buffer. Tokens and positions are checked by the caller.
      */
-    public void prefill(int[] tokens, int from, int count) {
-        if (count < 1) {
-            throw new TinyLlmException("nothing to feed: the prompt is empty");
-        }
-        if (position + count > config.maxSeqLen()) {
-            throw new TinyLlmException("the context is full: " + position + " tokens held + " + count
-                    + " new would exceed the model's context of " + config.maxSeqLen() + " tokens");
-        }
-        for (int i = from; i < from + count; i++) {
-            if (tokens[i] < 0 || tokens[i] >= config.vocabSize()) {
-                throw new TinyLlmException("token id " + tokens[i] + " is out of range: the model's vocabulary is 0.."
-                        + (config.vocabSize() - 1));
-            }
-        }
-        int rows = 0;
-        for (int done = 0; done < count; done += rows) {
-            rows = Math.min(chunk, count - done);
-            forward(tokens, from + done, rows);
-        }
-        logits(rows);
-    }
-
-    /** The transformer over T rows at positions [position, position + T); advances the position. */
-    private void forward(int[] tokens, int first, int T) {
-        int C = config.channels(), pos0 = position;
+    public void forward(int[] tokens, int first, int T, int pos0) {
+        int C = config.channels();
         if (bf16) {
             Encoder.forwardBf16(x, weights.wte(), weights.wpe(), tokens, first, T, pos0, C);
         } else {
@@ -187,11 +125,10 @@ public final class Session implements AutoCloseable {
             matmul(proj, fch, w.fcprojw(), w.fcprojb(), T, 4 * C, C);
             elementwise(residual, x, proj, (long) T * C);
         }
-        position += T;
     }
 
-    /** Final layernorm of the last row, then its logits over the first V rows of wte (never the padding). */
-    private void logits(int T) {
+    /** After a forward of T rows: final layernorm of the last row, then its logits over the first V rows of wte (never the padding). */
+    public void logits(int T) {
         int C = config.channels();
         MemorySegment.copy(x, (long) (T - 1) * C * Float.BYTES, last, 0, (long) C * Float.BYTES);
         LayerNorm.forward(last, last, weights.lnfw(), weights.lnfb(), C, 0, 1);
