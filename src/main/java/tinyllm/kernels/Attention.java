@@ -83,15 +83,34 @@ public final class Attention {
 
     /**
      * scores[j] = scale * q · K[j] for j in [0, n), a whole tile of L positions at a time; the last tile's
-     * lanes past n hold whatever the cache held there and are never read. Four accumulators over d keep
-     * four FMAs in flight.
+     * lanes past n hold whatever the cache held there and are never read. Four tiles go together, so each
+     * broadcast of q[d] feeds four FMAs and four independent chains are in flight; the tiles left over
+     * go one by one, with four accumulators over d instead.
      */
     private static void scores(MemorySegment scores, MemorySegment qkv, long q, MemorySegment keys, long keyHead,
                                int hs, int n, float scale) {
         int lanes = F.length();
         long tileBytes = (long) hs * lanes * Float.BYTES, rowBytes = (long) lanes * Float.BYTES;
         int tiles = (n + lanes - 1) / lanes;
-        for (int b = 0; b < tiles; b++) {
+        int b = 0;
+        for (; b + 4 <= tiles; b += 4) {
+            long t0 = keyHead + b * tileBytes, t1 = t0 + tileBytes, t2 = t1 + tileBytes, t3 = t2 + tileBytes;
+            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+            for (int d = 0; d < hs; d++) {
+                FloatVector qd = FloatVector.broadcast(F, qkv.get(FLOAT, q + (long) d * Float.BYTES));
+                long row = d * rowBytes;
+                a0 = FloatVector.fromMemorySegment(F, keys, t0 + row, LE).fma(qd, a0);
+                a1 = FloatVector.fromMemorySegment(F, keys, t1 + row, LE).fma(qd, a1);
+                a2 = FloatVector.fromMemorySegment(F, keys, t2 + row, LE).fma(qd, a2);
+                a3 = FloatVector.fromMemorySegment(F, keys, t3 + row, LE).fma(qd, a3);
+            }
+            long out = (long) b * rowBytes;
+            a0.mul(scale).intoMemorySegment(scores, out, LE);
+            a1.mul(scale).intoMemorySegment(scores, out + rowBytes, LE);
+            a2.mul(scale).intoMemorySegment(scores, out + 2 * rowBytes, LE);
+            a3.mul(scale).intoMemorySegment(scores, out + 3 * rowBytes, LE);
+        }
+        for (; b < tiles; b++) {
             long tile = keyHead + b * tileBytes;
             FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
             int d = 0;
@@ -147,21 +166,42 @@ public final class Attention {
         }
     }
 
-    /** out[0..hs) = sum over j < n of weights[j] * V[j, 0..hs); four accumulators over j keep four FMAs in flight. */
+    /**
+     * out[0..hs) = sum over j < n of weights[j] * V[j, 0..hs). Four vectors of a head's value row go together
+     * (a head of 64 is exactly four at 512-bit), so each broadcast weight feeds four FMAs; narrower
+     * leftovers go one vector at a time with four accumulators over j, then scalar.
+     */
     private static void weightedValues(MemorySegment out, long outHead, MemorySegment weights,
                                        MemorySegment values, long valueHead, int hs, int n) {
-        long row = (long) hs * Float.BYTES;
+        long row = (long) hs * Float.BYTES, v = (long) F.length() * Float.BYTES;
         int d = 0;
+        for (; d + 4 * F.length() <= hs; d += 4 * F.length()) {
+            long column = valueHead + (long) d * Float.BYTES;
+            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+            for (int j = 0; j < n; j++) {
+                FloatVector w = FloatVector.broadcast(F, weights.get(FLOAT, (long) j * Float.BYTES));
+                long at = column + j * row;
+                a0 = FloatVector.fromMemorySegment(F, values, at, LE).fma(w, a0);
+                a1 = FloatVector.fromMemorySegment(F, values, at + v, LE).fma(w, a1);
+                a2 = FloatVector.fromMemorySegment(F, values, at + 2 * v, LE).fma(w, a2);
+                a3 = FloatVector.fromMemorySegment(F, values, at + 3 * v, LE).fma(w, a3);
+            }
+            long o = outHead + (long) d * Float.BYTES;
+            a0.intoMemorySegment(out, o, LE);
+            a1.intoMemorySegment(out, o + v, LE);
+            a2.intoMemorySegment(out, o + 2 * v, LE);
+            a3.intoMemorySegment(out, o + 3 * v, LE);
+        }
         for (; d < F.loopBound(hs); d += F.length()) {
             long column = valueHead + (long) d * Float.BYTES;
             FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
             int j = 0;
             for (; j + 4 <= n; j += 4) {
-                long v = column + j * row, w = (long) j * Float.BYTES;
-                a0 = FloatVector.fromMemorySegment(F, values, v, LE).fma(FloatVector.broadcast(F, weights.get(FLOAT, w)), a0);
-                a1 = FloatVector.fromMemorySegment(F, values, v + row, LE).fma(FloatVector.broadcast(F, weights.get(FLOAT, w + 4)), a1);
-                a2 = FloatVector.fromMemorySegment(F, values, v + 2 * row, LE).fma(FloatVector.broadcast(F, weights.get(FLOAT, w + 8)), a2);
-                a3 = FloatVector.fromMemorySegment(F, values, v + 3 * row, LE).fma(FloatVector.broadcast(F, weights.get(FLOAT, w + 12)), a3);
+                long at = column + j * row, w = (long) j * Float.BYTES;
+                a0 = FloatVector.fromMemorySegment(F, values, at, LE).fma(FloatVector.broadcast(F, weights.get(FLOAT, w)), a0);
+                a1 = FloatVector.fromMemorySegment(F, values, at + row, LE).fma(FloatVector.broadcast(F, weights.get(FLOAT, w + 4)), a1);
+                a2 = FloatVector.fromMemorySegment(F, values, at + 2 * row, LE).fma(FloatVector.broadcast(F, weights.get(FLOAT, w + 8)), a2);
+                a3 = FloatVector.fromMemorySegment(F, values, at + 3 * row, LE).fma(FloatVector.broadcast(F, weights.get(FLOAT, w + 12)), a3);
             }
             for (; j < n; j++) {
                 a0 = FloatVector.fromMemorySegment(F, values, column + j * row, LE)
