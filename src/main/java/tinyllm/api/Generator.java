@@ -1,26 +1,82 @@
 package tinyllm.api;
 
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
 import tinyllm.TinyLlmException;
+import tinyllm.tokenizer.GPT2Tokenizer;
 
 /**
- * The generation loop: prefill the prompt, then choose a token and feed it back, until the
- * requested number of new tokens. Timings are kept apart for the prompt and for the new tokens.
+ * The generation loop: prefill the prompt, then choose a token and feed it back until a stop
+ * condition holds: the requested number of new tokens, GPT-2's end-of-text token, or a stop string in
+ * the text. Each new token's text is streamed to a {@link Listener} as complete UTF-8.
+ *
+ * <p>After construction nothing is allocated per token: the chooser, the text stream and the stop-string
+ * matcher work in buffers made here. A generator is used by one thread at a time.
  */
 public final class Generator {
 
-    /** Told of each new token as soon as it is chosen. */
-    @FunctionalInterface
-    public interface Listener {
-        void onToken(int step, int token);
+    /** Why a generation ended. */
+    public enum StopReason {
+        /** It produced as many tokens as asked. */
+        MAX_TOKENS,
+        /** The model chose GPT-2's end-of-text token (not part of the output). */
+        END_OF_TEXT,
+        /** The text ended with one of the stop strings (which is part of the output). */
+        STOP_STRING
     }
 
-    /** What one generation cost: prompt (prefill) time, and the decode steps that fed new tokens back. */
-    public record Timing(long prefillNanos, long decodeNanos, int decodeSteps) {}
+    /** Told of each new token as soon as it is chosen, with the text it completes. */
+    @FunctionalInterface
+    public interface Listener {
+        /**
+         * @param step   0 for the first new token
+         * @param text   a buffer holding the complete UTF-8 this token adds at [0, textLength); reused, so copy
+         *               what you keep. A token that is only part of a character adds nothing until the rest comes.
+         */
+        void onToken(int step, int token, byte[] text, int textLength);
+    }
+
+    /**
+     * What one generation produced and cost. Prefill time runs to the first new token; each later token
+     * costs one decode step. The listener's time is left out of both.
+     */
+    public record Result(int newTokens, StopReason stopReason, long prefillNanos, long decodeNanos, int decodeSteps) {}
 
     private final TokenChooser chooser;
+    private final TextStream text;
+    private final boolean stopAtEndOfText;
+    private final byte[][] stops;
+    private final byte[] recent;   // the last bytes of text, as a ring, for the stop strings
+    private final byte[] chunk;
+    private int recentEnd;
+    private long recentCount;
 
-    public Generator(TokenChooser chooser) {
+    /**
+     * @param chooser         greedy, a sampler, or your own
+     * @param stopAtEndOfText end when the model chooses token 50256, as GPT-2 does at the end of a document
+     * @param stopStrings     end once the text ends with any of these (none: empty list)
+     */
+    public Generator(TokenChooser chooser, GPT2Tokenizer tokenizer, boolean stopAtEndOfText, List<String> stopStrings) {
         this.chooser = chooser;
+        this.text = new TextStream(tokenizer);
+        this.stopAtEndOfText = stopAtEndOfText;
+        this.stops = new byte[stopStrings.size()][];
+        int longest = 1;
+        for (int i = 0; i < stops.length; i++) {
+            if (stopStrings.get(i).isEmpty()) {
+                throw new TinyLlmException("a stop string cannot be empty");
+            }
+            stops[i] = stopStrings.get(i).getBytes(StandardCharsets.UTF_8);
+            longest = Math.max(longest, stops[i].length);
+        }
+        this.recent = new byte[longest];
+        this.chunk = new byte[text.maxBytesPerCall()];
+    }
+
+    /** Greedy, stopping at end-of-text and at nothing else but the length. */
+    public Generator(GPT2Tokenizer tokenizer) {
+        this(new Greedy(), tokenizer, true, List.of());
     }
 
     public TokenChooser chooser() {
@@ -28,41 +84,83 @@ public final class Generator {
     }
 
     /**
-     * Feeds {@code prompt} into a fresh position of {@code session} and writes {@code out.length} new tokens
-     * into {@code out}. The last new token is not fed back: nothing reads the logits after it, so
-     * n new tokens cost one prefill and n - 1 decode steps.
+     * Feeds {@code prompt} at the session's position and writes up to {@code out.length} new tokens into
+     * {@code out}. The last new token is not fed back: nothing reads the logits after it.
      *
      * @throws TinyLlmException when the prompt is empty or prompt plus new tokens exceed the context
      */
-    public Timing generate(Session session, int[] prompt, int[] out, Listener listener) {
-        int context = session.config().maxSeqLen();
+    public Result generate(Session session, int[] prompt, int[] out, Listener listener) {
         if (prompt.length == 0) {
             throw new TinyLlmException("the prompt is empty: give at least one token");
         }
-        if (session.position() + prompt.length + out.length > context) {
+        if (session.position() + prompt.length + out.length > session.contextLength()) {
             throw new TinyLlmException("prompt of " + prompt.length + " tokens + " + out.length
-                    + " new tokens exceeds the model's context of " + context + " tokens");
+                    + " new tokens exceeds the model's context of " + session.contextLength() + " tokens");
         }
-        // Time to the first new token counts as prompt time; each later token costs one decode step.
-        // The listener (printing, streaming) is the caller's time and is left out of both.
+        text.reset();
+        recentCount = 0;
         int vocab = session.config().vocabSize();
         long start = System.nanoTime();
         session.prefill(prompt, 0, prompt.length);
         int token = out.length == 0 ? -1 : chooser.choose(session.logits(), vocab);
         long prefillNanos = System.nanoTime() - start;
         long decodeNanos = 0;
-        for (int step = 0; step < out.length; step++) {
-            if (step > 0) {
+        int produced = 0;
+        StopReason reason = StopReason.MAX_TOKENS;
+        while (produced < out.length) {
+            if (produced > 0) {
                 long stepStart = System.nanoTime();
                 session.append(token);
                 token = chooser.choose(session.logits(), vocab);
                 decodeNanos += System.nanoTime() - stepStart;
             }
-            out[step] = token;
+            if (stopAtEndOfText && token == GPT2Tokenizer.END_OF_TEXT) {
+                reason = StopReason.END_OF_TEXT;
+                break;
+            }
+            out[produced] = token;
+            int bytes = text.accept(token, chunk, 0);
             if (listener != null) {
-                listener.onToken(step, token);
+                listener.onToken(produced, token, chunk, bytes);
+            }
+            produced++;
+            if (endsWithStop(chunk, bytes)) {
+                reason = StopReason.STOP_STRING;
+                break;
             }
         }
-        return new Timing(prefillNanos, decodeNanos, Math.max(0, out.length - 1));
+        if (listener != null) {
+            int rest = text.flush(chunk, 0);
+            if (rest > 0) {
+                listener.onToken(produced, -1, chunk, rest);
+            }
+        }
+        return new Result(produced, reason, prefillNanos, decodeNanos, Math.max(0, produced - 1));
+    }
+
+    /** Appends the new bytes to the ring of recent text; true as soon as the text ends with a stop string. */
+    private boolean endsWithStop(byte[] bytes, int count) {
+        boolean found = false;
+        for (int i = 0; i < count && !found; i++) {
+            recent[recentEnd] = bytes[i];
+            recentEnd = (recentEnd + 1) % recent.length;
+            recentCount++;
+            for (byte[] stop : stops) {
+                if (recentCount >= stop.length && endsWith(stop)) {
+                    found = true;
+                    break;
+                }
+            }
+        }
+        return found;
+    }
+
+    private boolean endsWith(byte[] stop) {
+        for (int k = 1; k <= stop.length; k++) {
+            if (recent[Math.floorMod(recentEnd - k, recent.length)] != stop[stop.length - k]) {
+                return false;
+            }
+        }
+        return true;
     }
 }

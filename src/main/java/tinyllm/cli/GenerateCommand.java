@@ -2,9 +2,13 @@ package tinyllm.cli;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -20,18 +24,23 @@ import tinyllm.TinyLlmException;
 import tinyllm.api.Generator;
 import tinyllm.api.Greedy;
 import tinyllm.api.Model;
+import tinyllm.api.Sampler;
 import tinyllm.api.Session;
+import tinyllm.api.TokenChooser;
 import tinyllm.tokenizer.GPT2Tokenizer;
 
-/** {@code tinyllm generate}: continue a prompt greedily and say how long it took. */
+/** {@code tinyllm generate}: continue a prompt, streaming the text, and say how long it took. */
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Continue a prompt with GPT-2, greedily (always the most likely next token)."},
-        footer = {"", "Example:", "  tinyllm generate --text \"Once upon a time\" --max-length 20 --show-steps"})
+        description = {"Continue a prompt with GPT-2. Greedy (always the most likely next token) unless a",
+                "--temperature is given; the text is printed as it is generated."},
+        footer = {"", "Examples:", "  tinyllm generate --text \"Once upon a time\" --max-length 20 --show-steps",
+                "  tinyllm generate --prompt-file story.txt --truncate --temperature 0.8 --top-p 0.95 --seed 1",
+                "  cat notes.txt | tinyllm generate --prompt-file - --stop \"\\n\\n\""})
 final class GenerateCommand implements Callable<Integer> {
     static final String DEFAULT_MODEL = "weights/gpt2-124M.bin";
 
     @Option(names = "--model", paramLabel = "FILE", defaultValue = DEFAULT_MODEL,
-            description = "llm.c checkpoint to run (default: ${DEFAULT-VALUE}).")
+            description = "llm.c checkpoint to run, fp32 or bf16 (default: ${DEFAULT-VALUE}).")
     Path model;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
@@ -41,13 +50,38 @@ final class GenerateCommand implements Callable<Integer> {
         @Option(names = "--text", paramLabel = "TEXT", description = "Prompt text, encoded with GPT-2's tokenizer.")
         String text;
 
+        @Option(names = "--prompt-file", paramLabel = "FILE", description = "Prompt text from a UTF-8 file; - reads standard input.")
+        String file;
+
         @Option(names = "--tokens", paramLabel = "IDS", split = ",", description = "Prompt as token ids, e.g. 7454,2402,257,640.")
         int[] tokens;
     }
 
     @Option(names = "--max-length", paramLabel = "N", defaultValue = "20",
-            description = "Number of new tokens to generate (default: ${DEFAULT-VALUE}).")
+            description = "Most new tokens to generate (default: ${DEFAULT-VALUE}).")
     int maxLength;
+
+    @Option(names = "--truncate", description = "If prompt + new tokens exceed the context, keep only the prompt's last tokens that fit.")
+    boolean truncate;
+
+    @Option(names = "--temperature", paramLabel = "T", defaultValue = "0",
+            description = "Sample with this temperature; 0 is greedy (default: ${DEFAULT-VALUE}).")
+    float temperature;
+
+    @Option(names = "--top-k", paramLabel = "K", defaultValue = "0", description = "Sample among the K most likely tokens only; 0 is off.")
+    int topK;
+
+    @Option(names = "--top-p", paramLabel = "P", defaultValue = "1", description = "Sample within the smallest set of tokens of total probability P; 1 is off.")
+    float topP;
+
+    @Option(names = "--seed", paramLabel = "N", description = "Sampling seed: the same seed gives the same text (default: random, printed in the stats).")
+    Long seed;
+
+    @Option(names = "--stop", paramLabel = "TEXT", description = "Stop once the text ends with TEXT (repeatable; \\n is a newline).")
+    List<String> stops = new ArrayList<>();
+
+    @Option(names = "--ignore-eot", description = "Keep going past GPT-2's end-of-text token instead of stopping there.")
+    boolean ignoreEndOfText;
 
     @Option(names = "--show-steps", description = "Print each new token as it is chosen: Step 1: Generated token 11 → ','")
     boolean showSteps;
@@ -62,10 +96,12 @@ final class GenerateCommand implements Callable<Integer> {
     boolean verbose;
 
     private final PrintStream out;
+    private final PrintStream err;
     private final Terminal terminal;
 
-    GenerateCommand(PrintStream out, Terminal terminal) {
+    GenerateCommand(PrintStream out, PrintStream err, Terminal terminal) {
         this.out = out;
+        this.err = err;
         this.terminal = terminal;
     }
 
@@ -76,36 +112,102 @@ final class GenerateCommand implements Callable<Integer> {
         }
         int threadCount = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         GPT2Tokenizer tokenizer = new GPT2Tokenizer();
-        int[] promptTokens = prompt.tokens != null ? prompt.tokens : tokenizer.encode(prompt.text);
+        int[] promptTokens = promptTokens(tokenizer);
         if (promptTokens.length == 0) {
-            throw new TinyLlmException("the prompt is empty: give --text with some text or --tokens with at least one id");
+            throw new TinyLlmException("the prompt is empty: give --text, --prompt-file or --tokens with something in it");
         }
-
         if (model.equals(Path.of(DEFAULT_MODEL)) && !Files.exists(model)) {
             throw new TinyLlmException("no model at " + DEFAULT_MODEL + ": get GPT-2 with ./tinyllm download gpt2 (needs internet), "
                     + "or pass --model FILE (./tinyllm synthetic --shape 124M writes a random one)");
         }
+
         long loadStart = System.nanoTime();
         try (Model m = Model.open(model, threadCount); Session session = m.newSession()) {
             long loadNanos = System.nanoTime() - loadStart;
-            Generator generator = new Generator(new Greedy());
+            promptTokens = fitToContext(promptTokens, m.config().maxSeqLen());
+            Generator generator = new Generator(chooser(m.config().vocabSize()), tokenizer, !ignoreEndOfText, unescaped(stops));
             int[] generated = new int[maxLength];
-            Generator.Timing timing = generator.generate(session, promptTokens, generated, (step, token) -> {
+
+            if (!showSteps) {
+                out.print(styled("Prompt:    ", Style.bold) + styled(tokenizer.decode(promptTokens), Style.faint) + "\n"
+                        + styled("Generated: ", Style.bold) + (terminal.colour() ? Style.fg_green.on() : ""));
+                out.flush();
+            }
+            Generator.Result result = generator.generate(session, promptTokens, generated, (step, token, text, length) -> {
                 if (showSteps) {
-                    out.println("Step " + (step + 1) + ": Generated token " + token + " → '" + tokenizer.display(token) + "'");
+                    if (token >= 0) {
+                        out.println("Step " + (step + 1) + ": Generated token " + token + " → '" + tokenizer.display(token) + "'");
+                    }
+                } else {
+                    out.write(text, 0, length);
+                    out.flush();
                 }
             });
+            int[] produced = java.util.Arrays.copyOf(generated, result.newTokens());
             if (showSteps) {
                 out.println();
+                out.println(styled("Prompt:    ", Style.bold) + styled(tokenizer.decode(promptTokens), Style.faint));
+                out.println(styled("Generated: ", Style.bold) + styled(tokenizer.decode(produced), Style.fg_green));
+            } else {
+                out.println(terminal.colour() ? Style.reset.on() : "");
             }
-            out.println(styled("Prompt:    ", Style.bold) + styled(tokenizer.decode(promptTokens), Style.faint));
-            out.println(styled("Generated: ", Style.bold) + styled(tokenizer.decode(generated), Style.fg_green));
-            out.println(stats(promptTokens.length, maxLength, generator.chooser().describe(), loadNanos, timing, m.threads()));
+            out.println(stats(promptTokens.length, generator.chooser().describe(), loadNanos, result, m.threads()));
             if (statsJson != null) {
-                writeStatsJson(statsJson, promptTokens.length, maxLength, loadNanos, timing, m);
+                writeStatsJson(statsJson, promptTokens.length, loadNanos, result, m);
             }
         }
         return 0;
+    }
+
+    private int[] promptTokens(GPT2Tokenizer tokenizer) {
+        if (prompt.tokens != null) {
+            return prompt.tokens;
+        }
+        if (prompt.text != null) {
+            return tokenizer.encode(prompt.text);
+        }
+        try {
+            byte[] bytes = prompt.file.equals("-") ? System.in.readAllBytes() : Files.readAllBytes(Path.of(prompt.file));
+            return tokenizer.encode(new String(bytes, StandardCharsets.UTF_8));
+        } catch (NoSuchFileException e) {
+            throw new TinyLlmException("prompt file not found: " + prompt.file);
+        } catch (IOException e) {
+            throw new TinyLlmException("cannot read the prompt from " + prompt.file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The prompt as it is if it fits with the new tokens; with --truncate, its last tokens that fit. */
+    private int[] fitToContext(int[] tokens, int context) {
+        if (tokens.length + maxLength <= context) {
+            return tokens;
+        }
+        if (!truncate || maxLength >= context) {
+            throw new TinyLlmException("prompt of " + tokens.length + " tokens + " + maxLength
+                    + " new tokens exceeds the model's context of " + context + " tokens"
+                    + (maxLength < context ? " (--truncate keeps the last " + (context - maxLength) + " prompt tokens)" : ""));
+        }
+        int keep = context - maxLength;
+        err.println("note: prompt truncated to its last " + keep + " of " + tokens.length + " tokens, to leave room for "
+                + maxLength + " new tokens in the context of " + context);
+        return java.util.Arrays.copyOfRange(tokens, tokens.length - keep, tokens.length);
+    }
+
+    private TokenChooser chooser(int vocabSize) {
+        if (temperature < 0 || Float.isNaN(temperature)) {
+            throw new TinyLlmException("--temperature must be 0 (greedy) or more, got " + temperature);
+        }
+        boolean filters = topK != 0 || topP != 1f;
+        if (temperature == 0 && !filters) {
+            return new Greedy();
+        }
+        // Asking for top-k or top-p means asking for sampling: at temperature 1 if none was given.
+        float t = temperature == 0 ? 1f : temperature;
+        return new Sampler(vocabSize, t, topK, topP, seed != null ? seed : System.nanoTime());
+    }
+
+    /** Shells make a newline in an argument awkward: accept \n and \t as escapes. */
+    private static List<String> unescaped(List<String> stops) {
+        return stops.stream().map(s -> s.replace("\\n", "\n").replace("\\t", "\t")).toList();
     }
 
     private String styled(String text, Style style) {
@@ -113,16 +215,17 @@ final class GenerateCommand implements Callable<Integer> {
     }
 
     /** The stats line's figures for scripts; rates are null where there was nothing to time. */
-    static void writeStatsJson(Path file, int promptTokens, int newTokens, long loadNanos, Generator.Timing t, Model m) {
+    static void writeStatsJson(Path file, int promptTokens, long loadNanos, Generator.Result r, Model m) {
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("prompt_tokens", promptTokens);
-        json.put("new_tokens", newTokens);
+        json.put("new_tokens", r.newTokens());
+        json.put("stop_reason", r.stopReason().name().toLowerCase(Locale.ROOT));
         json.put("load_ms", loadNanos / 1e6);
-        json.put("prefill_ms", t.prefillNanos() / 1e6);
-        json.put("decode_ms", t.decodeNanos() / 1e6);
-        json.put("decode_steps", t.decodeSteps());
-        json.put("prefill_tokens_per_s", promptTokens / (t.prefillNanos() / 1e9));
-        json.put("decode_tokens_per_s", t.decodeSteps() == 0 ? null : t.decodeSteps() / (t.decodeNanos() / 1e9));
+        json.put("prefill_ms", r.prefillNanos() / 1e6);
+        json.put("decode_ms", r.decodeNanos() / 1e6);
+        json.put("decode_steps", r.decodeSteps());
+        json.put("prefill_tokens_per_s", promptTokens / (r.prefillNanos() / 1e9));
+        json.put("decode_tokens_per_s", r.decodeSteps() == 0 ? null : r.decodeSteps() / (r.decodeNanos() / 1e9));
         json.put("threads", m.threads());
         json.put("weights_bytes_per_token", m.config().weightBytesPerToken());
         try {
@@ -133,12 +236,17 @@ final class GenerateCommand implements Callable<Integer> {
         }
     }
 
-    static String stats(int promptTokens, int newTokens, String method, long loadNanos, Generator.Timing t, int threads) {
-        double perToken = t.decodeSteps() == 0 ? Double.NaN : t.decodeNanos() / 1e6 / t.decodeSteps();
+    static String stats(int promptTokens, String method, long loadNanos, Generator.Result r, int threads) {
+        double perToken = r.decodeSteps() == 0 ? Double.NaN : r.decodeNanos() / 1e6 / r.decodeSteps();
+        String stop = switch (r.stopReason()) {
+            case MAX_TOKENS -> "";
+            case END_OF_TEXT -> ", stopped at end-of-text";
+            case STOP_STRING -> ", stopped at a stop string";
+        };
         return String.format(Locale.ROOT,
-                "Stats: %d prompt tokens, %d new tokens, %s, %d threads | load %.0f ms | prompt %.1f ms | %s ms/token | %s tokens/s",
-                promptTokens, newTokens, method, threads, loadNanos / 1e6, t.prefillNanos() / 1e6,
-                t.decodeSteps() == 0 ? "n/a" : String.format(Locale.ROOT, "%.2f", perToken),
-                t.decodeSteps() == 0 ? "n/a" : String.format(Locale.ROOT, "%.1f", 1000 / perToken));
+                "Stats: %d prompt tokens, %d new tokens%s, %s, %d threads | load %.0f ms | prompt %.1f ms | %s ms/token | %s tokens/s",
+                promptTokens, r.newTokens(), stop, method, threads, loadNanos / 1e6, r.prefillNanos() / 1e6,
+                r.decodeSteps() == 0 ? "n/a" : String.format(Locale.ROOT, "%.2f", perToken),
+                r.decodeSteps() == 0 ? "n/a" : String.format(Locale.ROOT, "%.1f", 1000 / perToken));
     }
 }

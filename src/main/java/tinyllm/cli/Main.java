@@ -42,7 +42,7 @@ public final class Main implements Runnable {
 
     /** Runs the command line in process, as tests do; returns the exit code. */
     public static int run(String[] args, PrintStream out, PrintStream err, Terminal terminal) {
-        CommandLine cli = new CommandLine(new Main(), new Factory(out, terminal));
+        CommandLine cli = new CommandLine(new Main(), new Factory(out, err, terminal));
         cli.setOut(new PrintWriter(out, true));
         cli.setErr(new PrintWriter(err, true));
         cli.setColorScheme(CommandLine.Help.defaultColorScheme(terminal.colour() ? CommandLine.Help.Ansi.ON : CommandLine.Help.Ansi.OFF));
@@ -77,10 +77,10 @@ public final class Main implements Runnable {
     }
 
     /** Subcommands get the output stream and terminal of this run, so tests can capture them. */
-    private record Factory(PrintStream out, Terminal terminal) implements CommandLine.IFactory {
+    private record Factory(PrintStream out, PrintStream err, Terminal terminal) implements CommandLine.IFactory {
         @Override
         public <K> K create(Class<K> cls) throws Exception {
-            if (cls == GenerateCommand.class) return cls.cast(new GenerateCommand(out, terminal));
+            if (cls == GenerateCommand.class) return cls.cast(new GenerateCommand(out, err, terminal));
             if (cls == SyntheticCommand.class) return cls.cast(new SyntheticCommand(out));
             if (cls == BenchCommand.class) return cls.cast(new BenchCommand(out));
             if (cls == ConvertCommand.class) return cls.cast(new ConvertCommand(out));

@@ -98,7 +98,7 @@ class FixtureLogitsTest {
         int[] expected = Fixtures.greedyTokens(greedyFile);
         try (Model model = Model.open(Fixtures.path(checkpoint), 2); Session session = model.newSession()) {
             int[] out = new int[expected.length];
-            new Generator(new Greedy()).generate(session, prompt, out, null);
+            new Generator(new Greedy(), new tinyllm.tokenizer.GPT2Tokenizer(), false, java.util.List.of()).generate(session, prompt, out, null);
             assertArrayEquals(expected, out, checkpoint);
         }
     }

@@ -24,7 +24,7 @@ class RealGpt2Test {
         GPT2Tokenizer tokenizer = new GPT2Tokenizer();
         try (Model model = Model.open(WEIGHTS); Session session = model.newSession()) {
             int[] out = new int[20];
-            new Generator(new Greedy()).generate(session, tokenizer.encode("Once upon a time"), out, null);
+            new Generator(new Greedy(), new tinyllm.tokenizer.GPT2Tokenizer(), false, java.util.List.of()).generate(session, tokenizer.encode("Once upon a time"), out, null);
             assertArrayEquals(new int[] {11, 262, 995, 373, 257}, java.util.Arrays.copyOf(out, 5));
             assertEquals(", the world was a place of great beauty and great danger. The world was a place of great",
                     tokenizer.decode(out));
