@@ -43,7 +43,7 @@ public final class Sampler implements TokenChooser {
     private final int[] topTokens;
     // Top-p work: one key per candidate that may be in the nucleus, (weight bits << 32 | ~token). Weights are
     // positive floats, whose bits order like the floats, and ~token makes the lower id the larger key on a
-    // tie, so sorting the longs sorts the candidates by probability, then by id.
+    // tie, so comparing two keys compares the candidates by probability, then by id.
     private final long[] nucleus;
 
     /**
@@ -237,7 +237,7 @@ public final class Sampler implements TokenChooser {
         return checkedTotal(total);
     }
 
-    /** A NaN logit, an infinite one (inf - inf) or logits all -inf make the sum NaN; otherwise it is 1 to V. */
+    /** A NaN logit, an infinite one (inf - inf) or logits all -inf make the sum NaN; otherwise it is about 1 to V. */
     private static double checkedTotal(double total) {
         if (Double.isNaN(total)) {
             throw new TinyLlmException("cannot sample: the model's logits hold NaN or infinite values");
@@ -278,7 +278,7 @@ public final class Sampler implements TokenChooser {
      */
     private int drawFromNucleus(float[] weights, int[] tokens, int n, double total) {
         // Only candidates with probability at least (1 - topP) / (n - 1) can be in the nucleus, so only these
-        // are sorted (a few hundred or thousand of GPT-2's 50 257, not all). Why: the tokens below that cutoff
+        // are ranked (hundreds or thousands of GPT-2's 50 257, not all). Why: the tokens below that cutoff
         // are at most n - 1 (the cap below keeps the most probable token in) and hold less than
         // (n - 1) * (1 - topP) / (n - 1) = 1 - topP together, so the tokens at or above it hold more than topP,
         // and being the most probable they come first in the nucleus order: the nucleus is complete before the
@@ -300,60 +300,69 @@ public final class Sampler implements TokenChooser {
         for (; i < n; i++) {
             survivors = keepIfAbove(cutoff, weights, tokens, i, survivors);
         }
-        // Heap sort, stopped as soon as the nucleus is complete: build a max-heap, then move the largest key
-        // to the end of the heap until the moved keys hold topP of the probability. The nucleus is then
-        // nucleus[end..survivors), most probable last.
-        for (int parent = survivors / 2 - 1; parent >= 0; parent--) {
-            siftDownNucleus(parent, survivors);
-        }
+        // The nucleus is the largest keys up to the one that brings their sum to topP. Found by quickselect
+        // rather than by sorting: partition the undecided keys nucleus[in..out) around a pivot, keep the
+        // larger side if it alone completes the nucleus, else take it whole with the pivot and go on below.
+        // Expected O(survivors), whatever the size of the nucleus. Keys are distinct (they hold the id), so
+        // the order is total and the nucleus well defined; nucleus[0..in) holds it at the end.
         double needed = topP * total;
         double kept = 0;
-        int end = survivors;
-        while (end > 0 && kept < needed) {
-            long largest = nucleus[0];
-            end--;
-            nucleus[0] = nucleus[end];
-            nucleus[end] = largest;
-            siftDownNucleus(0, end);
-            kept += weightOf(largest);
+        int in = 0;
+        int out = survivors;
+        while (in < out && kept < needed) {
+            // Keys arrive in id order (or top-k heap order), unrelated to their weights: the middle one serves as
+            // a random pivot, and keeps the choice deterministic.
+            swap(in + (out - in) / 2, out - 1);
+            long pivot = nucleus[out - 1];
+            // Branch-free Lomuto partition: which side a key falls on is a coin toss the CPU cannot predict.
+            int larger = in;
+            for (int k = in; k < out - 1; k++) {
+                long key = nucleus[k];
+                nucleus[k] = nucleus[larger];
+                nucleus[larger] = key;
+                larger += key > pivot ? 1 : 0;
+            }
+            swap(larger, out - 1);
+            double largerMass = 0;
+            for (int k = in; k < larger; k++) {
+                largerMass += weightOf(nucleus[k]);
+            }
+            if (kept + largerMass >= needed) {
+                out = larger;
+            } else {
+                kept += largerMass + weightOf(pivot);
+                in = larger + 1;
+            }
         }
-        // If rounding left kept just short of topP, every survivor is in: the missing mass is below the cutoff.
+        // Should rounding leave kept a hair short of topP, the loop still ends, when in meets out: the boundary
+        // token is then in or out by rounding. The draw adds the nucleus up again in the order it walks it, so
+        // that the walk always reaches its target.
+        kept = 0;
+        for (int k = 0; k < in; k++) {
+            kept += weightOf(nucleus[k]);
+        }
         double target = random.nextDouble() * kept;
         double cumulative = 0;
-        for (int k = survivors - 1; k > end; k--) {
+        for (int k = 0; k < in - 1; k++) {
             cumulative += weightOf(nucleus[k]);
             if (target < cumulative) {
                 return tokenOf(nucleus[k]);
             }
         }
-        return tokenOf(nucleus[end]);
+        return tokenOf(nucleus[in - 1]);
+    }
+
+    private void swap(int a, int b) {
+        long key = nucleus[a];
+        nucleus[a] = nucleus[b];
+        nucleus[b] = key;
     }
 
     /** Adds candidate i to the nucleus keys if its weight reaches the cutoff; returns the new key count. */
     private int keepIfAbove(float cutoff, float[] weights, int[] tokens, int i, int survivors) {
-        if (weights[i] >= cutoff) {
-            nucleus[survivors++] = (long) Float.floatToRawIntBits(weights[i]) << 32 | (~tokens[i] & 0xFFFFFFFFL);
-        }
-        return survivors;
-    }
-
-    private void siftDownNucleus(int i, int size) {
-        long key = nucleus[i];
-        while (true) {
-            int child = 2 * i + 1;
-            if (child >= size) {
-                break;
-            }
-            if (child + 1 < size && nucleus[child + 1] > nucleus[child]) {
-                child++;
-            }
-            if (nucleus[child] <= key) {
-                break;
-            }
-            nucleus[i] = nucleus[child];
-            i = child;
-        }
-        nucleus[i] = key;
+        // Branch-free: written always, kept by moving past it (survivors <= i, so the write is in bounds).
+        nucleus[survivors] = (long) Float.floatToRawIntBits(weights[i]) << 32 | (~tokens[i] & 0xFFFFFFFFL);
+        return survivors + (weights[i] >= cutoff ? 1 : 0);
     }
 
     private static float weightOf(long key) {

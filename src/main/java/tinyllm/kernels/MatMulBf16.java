@@ -31,12 +31,14 @@ public final class MatMulBf16 {
      * half holding the ceil(C/2) even elements. Run once per matmul, before the threads split the channels.
      */
     public static void splitEvenOdd(MemorySegment inSplit, MemorySegment in, int T, int C) {
-        int half = (C + 1) / 2;
+        int half = (C + 1) / 2, pairs = C / 2;
         for (int t = 0; t < T; t++) {
-            long row = (long) t * C * Float.BYTES;
-            for (int i = 0; i < C; i++) {
-                long to = row + (long) (i % 2 == 0 ? i / 2 : half + i / 2) * Float.BYTES;
-                inSplit.set(FLOAT, to, in.get(FLOAT, row + (long) i * Float.BYTES));
+            long row = (long) t * C * Float.BYTES, odd = row + (long) half * Float.BYTES;
+            for (int p = 0; p < half; p++) {
+                inSplit.set(FLOAT, row + (long) p * Float.BYTES, in.get(FLOAT, row + (long) p * 2 * Float.BYTES));
+            }
+            for (int p = 0; p < pairs; p++) {
+                inSplit.set(FLOAT, odd + (long) p * Float.BYTES, in.get(FLOAT, row + ((long) p * 2 + 1) * Float.BYTES));
             }
         }
     }

@@ -33,7 +33,7 @@ class SamplerTest {
         arena.close();
     }
 
-    /** Logits like a language model's: Gaussian with a spread of a few units, a handful of clear favourites. */
+    /** Gaussian logits with a spread of 3: a broad distribution, whose 0.9 nucleus holds a few thousand tokens. */
     MemorySegment randomLogits(int vocabSize, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
         float[] values = new float[vocabSize];
@@ -88,6 +88,8 @@ class SamplerTest {
         return p;
     }
 
+    static final double NUCLEUS_SLACK = 1e-5;
+
     /**
      * The nucleus computed the plain way (sort everything, add up). Tokens whose preceding mass is within
      * {@link #NUCLEUS_SLACK} of topP are counted in: the sampler adds float weights in a different order and
@@ -104,8 +106,6 @@ class SamplerTest {
         }
         return in;
     }
-
-    static final double NUCLEUS_SLACK = 1e-5;
 
     @Test
     void sameSeedGivesTheSameTokens() {
@@ -195,8 +195,10 @@ class SamplerTest {
     @Test
     void topPKeepsTheMostLikelyTokenEvenUnderTheCutoff() {
         // 4 tokens, top-p 0.1: the cutoff (1 - 0.1) / 3 = 0.3 is above every probability (about 0.25).
-        assertArrayEquals(new int[] {3, 3, 3, 3, 3}, draws(new Sampler(4, 1f, 0, 0.1f, 14), segment(0f, 0.01f, 0.02f, 0.03f), 4, 5));
-        assertArrayEquals(new int[] {0, 0, 0, 0, 0}, draws(new Sampler(4, 1f, 0, 0.1f, 14), segment(1f, 1f, 1f, 1f), 4, 5),
+        assertArrayEquals(new int[] {3, 3, 3, 3, 3},
+                draws(new Sampler(4, 1f, 0, 0.1f, 14), segment(0f, 0.01f, 0.02f, 0.03f), 4, 5));
+        assertArrayEquals(new int[] {0, 0, 0, 0, 0},
+                draws(new Sampler(4, 1f, 0, 0.1f, 14), segment(1f, 1f, 1f, 1f), 4, 5),
                 "a tie in the nucleus order goes to the lower id");
     }
 
@@ -213,7 +215,8 @@ class SamplerTest {
         for (int i = 0; i < V; i++) rank[order[i]] = i;
         Sampler sampler = new Sampler(V, 0.8f, k, 0.95f, 13);
         for (int token : draws(sampler, logits, V, DRAWS)) {
-            assertTrue(rank[token] < k && inTop[rank[token]], "token " + token + " (rank " + rank[token] + ") is outside the nucleus");
+            assertTrue(rank[token] < k && inTop[rank[token]],
+                    "token " + token + " (rank " + rank[token] + ") is outside the nucleus");
         }
     }
 
@@ -269,7 +272,8 @@ class SamplerTest {
 
     @Test
     void describesItsSettingsLeavingOutFiltersThatAreOff() {
-        assertEquals("sampling (temperature 0.8, top-k 40, top-p 0.95, seed 42)", new Sampler(V, 0.8f, 40, 0.95f, 42).describe());
+        assertEquals("sampling (temperature 0.8, top-k 40, top-p 0.95, seed 42)",
+                new Sampler(V, 0.8f, 40, 0.95f, 42).describe());
         assertEquals("sampling (temperature 1.0, top-p 0.9, seed 1)", new Sampler(V, 1f, 0, 0.9f, 1).describe());
         Sampler sampler = new Sampler(V, 0.7f, 0, 1f, 1);
         sampler.reseed(5);
@@ -292,14 +296,16 @@ class SamplerTest {
 
     @Test
     void refusesTopKBelowZeroOrBeyondTheVocabulary() {
-        assertRefused("top-k must be 0 (off) or between 1 and the vocabulary size 50257, got -1", () -> new Sampler(V, 1f, -1, 1f, 1));
+        assertRefused("top-k must be 0 (off) or between 1 and the vocabulary size 50257, got -1",
+                () -> new Sampler(V, 1f, -1, 1f, 1));
         assertRefused("got 50258", () -> new Sampler(V, 1f, V + 1, 1f, 1));
     }
 
     @Test
     void refusesTopPOutsideZeroToOne() {
         for (float topP : new float[] {0f, -0.1f, 1.01f, Float.NaN}) {
-            assertRefused("top-p must be above 0 and at most 1 (1 = off), got " + topP, () -> new Sampler(V, 1f, 0, topP, 1));
+            assertRefused("top-p must be above 0 and at most 1 (1 = off), got " + topP,
+                    () -> new Sampler(V, 1f, 0, topP, 1));
         }
     }
 
@@ -314,7 +320,8 @@ class SamplerTest {
     void refusesLogitsThatAreNotNumbers() {
         for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY}) {
             MemorySegment logits = segment(0.5f, bad, -1f, 2f);
-            assertRefused("cannot sample: the model's logits hold NaN or infinite values", () -> new Sampler(4, 1f, 0, 1f, 1).choose(logits, 4));
+            assertRefused("cannot sample: the model's logits hold NaN or infinite values",
+                    () -> new Sampler(4, 1f, 0, 1f, 1).choose(logits, 4));
             assertRefused("NaN or infinite", () -> new Sampler(4, 1f, 2, 0.9f, 1).choose(logits, 4));
         }
         MemorySegment allMinusInfinity = segment(Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY);
@@ -372,7 +379,8 @@ class SamplerTest {
                 sink[0] += sampler.choose(logits, V);
             }
         };
-        assertEquals(0, allocatedBytesOnceWarm(window), "bytes allocated by " + MEASURED_CALLS + " calls of " + sampler.describe());
+        assertEquals(0, allocatedBytesOnceWarm(window),
+                "bytes allocated by " + MEASURED_CALLS + " calls of " + sampler.describe());
     }
 
     @Test

@@ -50,7 +50,8 @@ class TextStreamTest {
             int n = stream.accept(tokens[i], out, 0);
             assertTrue(n <= stream.maxBytesPerCall());
             written.write(out, 0, n);
-            assertValidUtf8(written.toByteArray(), written.size(), "the output after token " + i + " (" + tokens[i] + ")");
+            assertValidUtf8(written.toByteArray(), written.size(),
+                    "the output after token " + i + " (" + tokens[i] + ")");
         }
         assertEquals(0, stream.flush(out, 0), "valid text leaves nothing pending");
         return written.toByteArray();
