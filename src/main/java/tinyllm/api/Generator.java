@@ -39,9 +39,38 @@ public final class Generator {
 
     /**
      * What one generation produced and cost. Prefill time runs to the first new token; each later token
-     * costs one decode step. The listener's time is left out of both.
+     * costs one decode step. The listener's time is left out of both. The generator keeps one and
+     * refills it on every call (so a call allocates nothing): read it before the next call.
      */
-    public record Result(int newTokens, StopReason stopReason, long prefillNanos, long decodeNanos, int decodeSteps) {}
+    public static final class Result {
+        private int newTokens, decodeSteps;
+        private StopReason stopReason;
+        private long prefillNanos, decodeNanos;
+
+        /** Tokens written to {@code out}. */
+        public int newTokens() {
+            return newTokens;
+        }
+
+        public StopReason stopReason() {
+            return stopReason;
+        }
+
+        /** Nanoseconds from the start to the first new token: the prompt's prefill and the first choice. */
+        public long prefillNanos() {
+            return prefillNanos;
+        }
+
+        /** Nanoseconds of the decode steps (feeding a token back and choosing the next). */
+        public long decodeNanos() {
+            return decodeNanos;
+        }
+
+        /** Decode steps taken: one fewer than the new tokens. */
+        public int decodeSteps() {
+            return decodeSteps;
+        }
+    }
 
     private final TokenChooser chooser;
     private final TextStream text;
@@ -49,6 +78,7 @@ public final class Generator {
     private final byte[][] stops;
     private final byte[] recent;   // the last bytes of text, as a ring, for the stop strings
     private final byte[] chunk;
+    private final Result result = new Result();
     private int recentEnd;
     private long recentCount;
 
@@ -85,7 +115,8 @@ public final class Generator {
 
     /**
      * Feeds {@code prompt} at the session's position and writes up to {@code out.length} new tokens into
-     * {@code out}. The last new token is not fed back: nothing reads the logits after it.
+     * {@code out}. The last new token is not fed back: nothing reads the logits after it. Allocates
+     * nothing once warm: the returned {@link Result} is this generator's own, refilled by the next call.
      *
      * @throws TinyLlmException when the prompt is empty or prompt plus new tokens exceed the context
      */
@@ -135,7 +166,12 @@ public final class Generator {
                 listener.onToken(produced, -1, chunk, rest);
             }
         }
-        return new Result(produced, reason, prefillNanos, decodeNanos, Math.max(0, produced - 1));
+        result.newTokens = produced;
+        result.stopReason = reason;
+        result.prefillNanos = prefillNanos;
+        result.decodeNanos = decodeNanos;
+        result.decodeSteps = Math.max(0, produced - 1);
+        return result;
     }
 
     /** Appends the new bytes to the ring of recent text; true as soon as the text ends with a stop string. */

@@ -25,16 +25,11 @@ class ZeroAllocationTest {
     static long[] decodeWindow(Session session, com.sun.management.ThreadMXBean mx, Thread[] threads) {
         session.reset();
         session.prefill(PROMPT, 0, PROMPT.length);
-        // threads[0] is the caller. Reading a counter may itself allocate, so the caller's own counter is
-        // read last before the steps and first after them.
-        long[] bytes = new long[threads.length];
-        for (int i = 1; i < threads.length; i++) bytes[i] = -mx.getThreadAllocatedBytes(threads[i].threadId());
-        long callerBefore = mx.getCurrentThreadAllocatedBytes();
-        for (int step = 0; step < MEASURED_STEPS; step++) {
-            session.append(session.argmax());
-        }
-        bytes[0] = mx.getCurrentThreadAllocatedBytes() - callerBefore;
-        for (int i = 1; i < threads.length; i++) bytes[i] += mx.getThreadAllocatedBytes(threads[i].threadId());
+        long[] bytes = measure(() -> {
+            for (int step = 0; step < MEASURED_STEPS; step++) {
+                session.append(session.argmax());
+            }
+        }, mx, threads);
         assertEquals(PROMPT.length + MEASURED_STEPS, session.position());
         return bytes;
     }
@@ -43,6 +38,55 @@ class ZeroAllocationTest {
         long sum = 0;
         for (long b : bytes) sum += b;
         return sum;
+    }
+
+    /**
+     * The whole generation loop, as an embedding program runs it: choose (greedy or sampling), feed back,
+     * stream the text into the generator's reused buffer, hand it to a listener. 500 tokens per window.
+     */
+    @Test
+    void generationWithGreedyAndSamplingAllocatesZeroBytesOnEveryThread() {
+        Path file = dir.resolve("model.bin");
+        SyntheticCheckpoint.write(file, new GPT2Config(1024, 50257, 50304, 1, 2, 64, DType.FP32), 5);
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        tinyllm.tokenizer.GPT2Tokenizer tokenizer = new tinyllm.tokenizer.GPT2Tokenizer();
+        long[] streamed = new long[1];
+        Generator.Listener listener = (step, token, text, length) -> streamed[0] += length;
+        try (Model model = Model.open(file, 2); Session session = model.newSession()) {
+            Thread[] threads = new Thread[model.workerThreads().length + 1];
+            threads[0] = Thread.currentThread();
+            System.arraycopy(model.workerThreads(), 0, threads, 1, threads.length - 1);
+            int[] out = new int[500];
+            for (TokenChooser chooser : new TokenChooser[] {new Greedy(), new Sampler(50257, 0.9f, 40, 0.95f, 1)}) {
+                Generator generator = new Generator(chooser, tokenizer, false, java.util.List.of("no such text"));
+                Runnable window = () -> {
+                    session.reset();
+                    Generator.Result result = generator.generate(session, PROMPT, out, listener);
+                    assertEquals(out.length, result.newTokens());
+                };
+                long deadline = System.nanoTime() + WARM_UP_LIMIT_NANOS;
+                while (total(measure(window, mx, threads)) != 0) {
+                    assertTrue(System.nanoTime() < deadline, chooser.describe() + ": generation still allocates after warm-up");
+                }
+                long[] bytes = measure(window, mx, threads);
+                for (int i = 0; i < threads.length; i++) {
+                    assertEquals(0, bytes[i], chooser.describe() + ": bytes allocated by " + threads[i].getName()
+                            + " over 500 generated tokens");
+                }
+            }
+            assertTrue(streamed[0] > 0, "the listener saw the text");
+        }
+    }
+
+    /** Bytes each thread allocated while {@code work} ran; the caller's own counter is read innermost. */
+    static long[] measure(Runnable work, com.sun.management.ThreadMXBean mx, Thread[] threads) {
+        long[] bytes = new long[threads.length];
+        for (int i = 1; i < threads.length; i++) bytes[i] = -mx.getThreadAllocatedBytes(threads[i].threadId());
+        long callerBefore = mx.getCurrentThreadAllocatedBytes();
+        work.run();
+        bytes[0] = mx.getCurrentThreadAllocatedBytes() - callerBefore;
+        for (int i = 1; i < threads.length; i++) bytes[i] += mx.getThreadAllocatedBytes(threads[i].threadId());
+        return bytes;
     }
 
     static final int[] PROMPT = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17};
