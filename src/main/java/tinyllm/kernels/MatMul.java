@@ -216,6 +216,11 @@ public final class MatMul {
             s2 += weight.get(FLOAT, w2 + e) * xi;
             s3 += weight.get(FLOAT, w3 + e) * xi;
         }
+        store4(out, bias, t, OC, o, s0, s1, s2, s3);
+    }
+
+    /** out[t, o..o+3] = s0..s3 + bias[o..o+3] (bias may be null): the end of every four-row dot product. */
+    static void store4(MemorySegment out, MemorySegment bias, int t, int OC, int o, float s0, float s1, float s2, float s3) {
         if (bias != null) {
             long b = (long) o * Float.BYTES;
             s0 += bias.get(FLOAT, b);

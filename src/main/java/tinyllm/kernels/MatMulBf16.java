@@ -104,18 +104,7 @@ public final class MatMulBf16 {
             s2 += Simd.bf16(weight, (long) (o + 2) * C + i) * x;
             s3 += Simd.bf16(weight, (long) (o + 3) * C + i) * x;
         }
-        if (bias != null) {
-            long b = (long) o * Float.BYTES;
-            s0 += bias.get(FLOAT, b);
-            s1 += bias.get(FLOAT, b + Float.BYTES);
-            s2 += bias.get(FLOAT, b + 2 * Float.BYTES);
-            s3 += bias.get(FLOAT, b + 3 * Float.BYTES);
-        }
-        long y = ((long) t * OC + o) * Float.BYTES;
-        out.set(FLOAT, y, s0);
-        out.set(FLOAT, y + Float.BYTES, s1);
-        out.set(FLOAT, y + 2 * Float.BYTES, s2);
-        out.set(FLOAT, y + 3 * Float.BYTES, s3);
+        MatMul.store4(out, bias, t, OC, o, s0, s1, s2, s3);
     }
 
     /** out[t, o] for one bf16 row: the channels left over when OC is not a multiple of four. */
