@@ -32,21 +32,12 @@ public final class TextStream {
     private final byte[] pending;
     private int pendingLength;
 
-    /** Looks up the bytes of all {@link GPT2Tokenizer#VOCAB_SIZE} tokens: tens of milliseconds, once. */
+    /** Uses the tokenizer's table of every token's bytes (built on the tokenizer's first use, then shared). */
     public TextStream(GPT2Tokenizer tokenizer) {
-        byte[][] each = new byte[VOCAB_SIZE][];
-        vocabOffsets = new int[VOCAB_SIZE + 1];
-        int longest = MAX_PLACEHOLDER_BYTES;
-        for (int token = 0; token < VOCAB_SIZE; token++) {
-            each[token] = tokenizer.bytes(token);
-            vocabOffsets[token + 1] = vocabOffsets[token] + each[token].length;
-            longest = Math.max(longest, each[token].length);
-        }
-        vocabBytes = new byte[vocabOffsets[VOCAB_SIZE]];
-        for (int token = 0; token < VOCAB_SIZE; token++) {
-            System.arraycopy(each[token], 0, vocabBytes, vocabOffsets[token], each[token].length);
-        }
-        maxBytesPerCall = longest + 3;
+        GPT2Tokenizer.Vocabulary vocabulary = tokenizer.vocabulary();
+        vocabBytes = vocabulary.bytes();
+        vocabOffsets = vocabulary.offsets();
+        maxBytesPerCall = Math.max(MAX_PLACEHOLDER_BYTES, vocabulary.longest()) + 3;
         pending = new byte[maxBytesPerCall];
     }
 

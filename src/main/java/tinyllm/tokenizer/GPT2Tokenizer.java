@@ -22,6 +22,33 @@ public final class GPT2Tokenizer {
     public static final int END_OF_TEXT = 50256;
 
     private final Encoding encoding = Encodings.newLazyEncodingRegistry().getEncoding(EncodingType.R50K_BASE);
+    private Vocabulary vocabulary;
+
+    /**
+     * Every token's bytes, flat: token t is {@code bytes[offsets[t] .. offsets[t + 1])}; {@code longest} is
+     * the longest token's length. For streaming text without a call into the BPE library per token.
+     */
+    public record Vocabulary(byte[] bytes, int[] offsets, int longest) {}
+
+    /** The bytes of all {@link #VOCAB_SIZE} tokens, looked up once (a fraction of a second) and then shared. */
+    public synchronized Vocabulary vocabulary() {
+        if (vocabulary == null) {
+            byte[][] each = new byte[VOCAB_SIZE][];
+            int[] offsets = new int[VOCAB_SIZE + 1];
+            int longest = 0;
+            for (int token = 0; token < VOCAB_SIZE; token++) {
+                each[token] = bytes(token);
+                offsets[token + 1] = offsets[token] + each[token].length;
+                longest = Math.max(longest, each[token].length);
+            }
+            byte[] flat = new byte[offsets[VOCAB_SIZE]];
+            for (int token = 0; token < VOCAB_SIZE; token++) {
+                System.arraycopy(each[token], 0, flat, offsets[token], each[token].length);
+            }
+            vocabulary = new Vocabulary(flat, offsets, longest);
+        }
+        return vocabulary;
+    }
 
     public int[] encode(String text) {
         return encoding.encodeOrdinary(text).toArray();
