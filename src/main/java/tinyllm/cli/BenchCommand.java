@@ -27,10 +27,11 @@ import tinyllm.api.Model;
 
 /** {@code tinyllm bench}: the engine's speed as fractions of this machine's limits, all measured in one run. */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Measure prefill and decode speed against this machine's memory bandwidth and FMA peak,",
-                "measured in the same run. Prints a table, writes JSON and an SVG plot.",
-                "A synthetic checkpoint is as good as the real one: speed does not depend on the values.",
-                "Give --model twice (e.g. an fp32 and a bf16 file) to compare them in one run."},
+        description = {"Measure prefill and decode speed against this machine's limits.",
+                "Memory bandwidth and FMA peak are measured in the same run. Prints a",
+                "table, writes JSON and an SVG plot. A synthetic checkpoint is as good as",
+                "the real one: speed does not depend on the values. Give --model twice",
+                "(e.g. an fp32 and a bf16 file) to compare them in one run."},
         footer = {"", "Example:", "  tinyllm synthetic --shape 124M && tinyllm bench --model weights/synthetic-124M.bin"})
 final class BenchCommand implements Callable<Integer> {
     /** Prefill below this fraction of the FMA peak means a kernel never left the interpreter or C1. */

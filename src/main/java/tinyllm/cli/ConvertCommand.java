@@ -16,9 +16,10 @@ import tinyllm.model.DType;
 
 /** {@code tinyllm convert}: a Hugging Face GPT-2 checkpoint into the llm.c checkpoint the engine runs. */
 @Command(name = "convert", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Convert a Hugging Face GPT-2 checkpoint (config.json plus model.safetensors,",
-                "or shards listed in model.safetensors.index.json) into an llm.c checkpoint:",
-                "the same bytes llm.c's train_gpt2.py writes."},
+        description = {"Convert a Hugging Face GPT-2 checkpoint into an llm.c checkpoint.",
+                "SRC is a folder with config.json plus model.safetensors (or shards",
+                "listed in model.safetensors.index.json). The output has the same bytes",
+                "llm.c's train_gpt2.py writes."},
         footer = {"", "Examples:", "  tinyllm convert weights/hf/gpt2",
                 "  tinyllm convert ~/gpt2-medium/model.safetensors --dtype bf16 --out medium.bin"})
 final class ConvertCommand implements Callable<Integer> {

@@ -17,9 +17,10 @@ import tinyllm.model.GPT2Config;
 
 /** {@code tinyllm download}: fetch a released GPT-2 from the Hugging Face hub and convert it. */
 @Command(name = "download", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Download GPT-2 from the Hugging Face hub (config.json and model.safetensors of",
-                "openai-community/NAME) into DIR/hf/NAME, resuming a partial download, then",
-                "convert it to DIR/gpt2-<size>.bin (gpt2-<size>-bf16.bin with --dtype bf16).",
+        description = {"Download GPT-2 from the Hugging Face hub and convert it.",
+                "Fetches config.json and model.safetensors of openai-community/NAME",
+                "into DIR/hf/NAME, resuming a partial download, then converts them to",
+                "DIR/gpt2-<size>.bin (gpt2-<size>-bf16.bin with --dtype bf16).",
                 "Set HF_ENDPOINT to download from a mirror of the hub."},
         footer = {"", "Examples:", "  tinyllm download gpt2", "  tinyllm download gpt2-xl --dtype bf16"})
 final class DownloadCommand implements Callable<Integer> {

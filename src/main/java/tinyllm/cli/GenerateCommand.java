@@ -31,8 +31,9 @@ import tinyllm.tokenizer.GPT2Tokenizer;
 
 /** {@code tinyllm generate}: continue a prompt, streaming the text, and say how long it took. */
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Continue a prompt with GPT-2. Greedy (always the most likely next token) unless a",
-                "--temperature is given; the text is printed as it is generated."},
+        description = {"Continue a prompt with GPT-2, streaming the text.",
+                "Greedy (always the most likely next token) unless --temperature,",
+                "--top-k or --top-p is given."},
         footer = {"", "Examples:", "  tinyllm generate --text \"Once upon a time\" --max-length 20 --show-steps",
                 "  tinyllm generate --prompt-file story.txt --truncate --temperature 0.8 --top-p 0.95 --seed 1",
                 "  cat notes.txt | tinyllm generate --prompt-file - --stop \"\\n\\n\""})

@@ -16,7 +16,8 @@ import tinyllm.model.GPT2Config;
 
 /** {@code tinyllm synthetic}: a random-weight checkpoint of a real GPT-2 shape, for runs without downloads. */
 @Command(name = "synthetic", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Write an llm.c checkpoint of random weights: a named GPT-2 shape or explicit dimensions.",
+        description = {"Write an llm.c checkpoint of random weights of a real GPT-2 shape.",
+                "Give a named shape or explicit dimensions.",
                 "Its text is gibberish; its speed is that of the real model."},
         footer = {"", "Examples:", "  tinyllm synthetic --shape 124M --out weights/synthetic-124M.bin",
                 "  tinyllm synthetic --layers 2 --heads 4 --channels 48 --vocab 500 --max-seq 64 --out tiny.bin"})
