@@ -3,7 +3,6 @@ package tinyllm.checkpoint;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -15,7 +14,6 @@ import java.nio.file.StandardOpenOption;
 import tinyllm.TinyLlmException;
 import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
-import tinyllm.model.ParameterLayout;
 
 /**
  * An llm.c checkpoint: a 256 x int32 little-endian header
@@ -166,20 +164,8 @@ public final class Checkpoint {
         }
     }
 
-    static String describeBytes(long bytes) {
+    private static String describeBytes(long bytes) {
         if (bytes >= 10_000_000) return bytes / 1_000_000 + " MB (" + bytes + " bytes)";
         return bytes + " bytes";
-    }
-
-    /** Reads one float parameter by element index (for tools and tests, not for kernels). */
-    public float floatAt(long element) {
-        return config.dtype() == DType.FP32
-                ? parameters.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, element)
-                : Float.intBitsToFloat(parameters.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, element) << 16);
-    }
-
-    /** The first offset of each named tensor, in elements. */
-    public long offsetOf(int tensor) {
-        return config.layout().offsets()[tensor];
     }
 }
