@@ -2,7 +2,6 @@ package tinyllm.api;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.management.ManagementFactory;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.SplittableRandom;
@@ -11,6 +10,7 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import tinyllm.Allocations;
 import tinyllm.TinyLlmException;
 import tinyllm.tokenizer.GPT2Tokenizer;
 
@@ -348,30 +348,6 @@ class SamplerTest {
     // ---- allocation ----
 
     static final int MEASURED_CALLS = 500;
-    static final long WARM_UP_LIMIT_NANOS = 60_000_000_000L;
-
-    /**
-     * Heap bytes the calling thread allocates over one run of {@code window}, once warm: windows are run until
-     * one allocates nothing (until C2 has compiled the loop, the interpreter may allocate), bounded by time,
-     * then the next window is measured. The counter is read right before and right after the window.
-     */
-    static long allocatedBytesOnceWarm(Runnable window) {
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        long deadline = System.nanoTime() + WARM_UP_LIMIT_NANOS;
-        int warmUpWindows = 0;
-        while (true) {
-            long before = mx.getCurrentThreadAllocatedBytes();
-            window.run();
-            long bytes = mx.getCurrentThreadAllocatedBytes() - before;
-            if (bytes == 0) break;
-            warmUpWindows++;
-            assertTrue(System.nanoTime() < deadline, "still allocating after " + warmUpWindows + " warm-up windows");
-        }
-        long before = mx.getCurrentThreadAllocatedBytes();
-        window.run();
-        return mx.getCurrentThreadAllocatedBytes() - before;
-    }
-
     static void assertChooseAllocatesNothing(Sampler sampler, MemorySegment logits) {
         int[] sink = new int[1];
         Runnable window = () -> {
@@ -379,7 +355,7 @@ class SamplerTest {
                 sink[0] += sampler.choose(logits, V);
             }
         };
-        assertEquals(0, allocatedBytesOnceWarm(window),
+        assertEquals(0, Allocations.onceWarm(sampler.describe(), window),
                 "bytes allocated by " + MEASURED_CALLS + " calls of " + sampler.describe());
     }
 

@@ -9,6 +9,7 @@ import java.util.Arrays;
 
 import org.junit.jupiter.api.Test;
 
+import tinyllm.Allocations;
 import tinyllm.tokenizer.GPT2Tokenizer;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -154,7 +155,7 @@ class TextStreamTest {
                 sink[0] += stream.flush(out, 0);
             }
         };
-        assertEquals(0, SamplerTest.allocatedBytesOnceWarm(window),
+        assertEquals(0, Allocations.onceWarm("text streaming", window),
                 "bytes allocated streaming " + 20 * withPadding.length + " tokens");
     }
 }
