@@ -68,32 +68,43 @@ public final class Checkpoint {
         }
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
             long fileSize = channel.size();
-            if (fileSize < HEADER_BYTES) {
-                throw new TinyLlmException("checkpoint " + path + " is truncated: " + fileSize
-                        + " bytes, shorter than the " + HEADER_BYTES + "-byte header");
-            }
-            ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
             while (header.hasRemaining() && channel.read(header, header.position()) >= 0) { }
-            int[] ints = new int[HEADER_INTS];
-            header.flip().asIntBuffer().get(ints);
-            GPT2Config config = parseHeader(path, ints);
-            long parameterBytes = parameterBytes(path, config);
-            long expected = HEADER_BYTES + parameterBytes;
-            if (fileSize < expected) {
-                throw new TinyLlmException("checkpoint " + path + " is truncated: expected " + describeBytes(expected)
-                        + " for its header's shape, file has " + describeBytes(fileSize));
-            }
-            if (fileSize > expected) {
-                throw new TinyLlmException("checkpoint " + path + " has " + (fileSize - expected)
-                        + " trailing bytes: expected exactly " + expected + " bytes for its header's shape, file has " + fileSize);
-            }
-            MemorySegment mapping = channel.map(FileChannel.MapMode.READ_ONLY, HEADER_BYTES, parameterBytes, arena);
+            GPT2Config config = read(path, header.flip(), fileSize);
+            MemorySegment mapping = channel.map(FileChannel.MapMode.READ_ONLY, HEADER_BYTES, fileSize - HEADER_BYTES, arena);
             return new Checkpoint(path, config, uniform(mapping, arena));
         } catch (NoSuchFileException e) {
             throw new TinyLlmException("checkpoint not found: " + path);
         } catch (IOException e) {
             throw new TinyLlmException("cannot read checkpoint " + path + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Everything {@link #open} checks before mapping, from the file's first bytes and its length alone (pure,
+     * so that it can be fuzzed from bytes): the header, then that the file holds exactly header + parameters.
+     *
+     * @param start    the file's first bytes (its header if the file is long enough), from position 0 to the limit
+     * @param fileSize the file's length in bytes
+     */
+    static GPT2Config read(Path path, ByteBuffer start, long fileSize) {
+        if (fileSize < HEADER_BYTES || start.remaining() < HEADER_BYTES) {
+            throw new TinyLlmException("checkpoint " + path + " is truncated: " + fileSize
+                    + " bytes, shorter than the " + HEADER_BYTES + "-byte header");
+        }
+        int[] ints = new int[HEADER_INTS];
+        start.slice(0, HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(ints);
+        GPT2Config config = parseHeader(path, ints);
+        long expected = HEADER_BYTES + config.layout().bytes(config.dtype());
+        if (fileSize < expected) {
+            throw new TinyLlmException("checkpoint " + path + " is truncated: expected " + describeBytes(expected)
+                    + " for its header's shape, file has " + describeBytes(fileSize));
+        }
+        if (fileSize > expected) {
+            throw new TinyLlmException("checkpoint " + path + " has " + (fileSize - expected)
+                    + " trailing bytes: expected exactly " + expected + " bytes for its header's shape, file has " + fileSize);
+        }
+        return config;
     }
 
     /**
@@ -119,7 +130,7 @@ public final class Checkpoint {
         return h;
     }
 
-    /** Reads and validates a header: magic, version, each dimension and their consistency. */
+    /** Reads and validates a header: magic, version, then the shape as {@link #validate} checks every shape. */
     static GPT2Config parseHeader(Path path, int[] h) {
         if (h[0] != MAGIC) {
             throw new TinyLlmException("not an llm.c GPT-2 checkpoint: " + path + " starts with magic " + h[0]
@@ -131,36 +142,46 @@ public final class Checkpoint {
             default -> throw new TinyLlmException("unsupported checkpoint version " + h[1] + " in " + path
                     + ": tinyllm reads version 3 (fp32) and 5 (bf16)");
         };
-        int maxT = h[2], vocab = h[3], layers = h[4], heads = h[5], channels = h[6], vocabPadded = h[7];
-        requireInRange(path, "maxT (context length)", maxT, MAX_SEQ_LEN);
-        requireInRange(path, "V (vocabulary size)", vocab, MAX_VOCAB);
-        requireInRange(path, "L (layers)", layers, MAX_LAYERS);
-        requireInRange(path, "C (channels)", channels, MAX_CHANNELS);
-        requireInRange(path, "NH (heads)", heads, channels);
-        requireInRange(path, "Vp (padded vocabulary)", vocabPadded, MAX_VOCAB);
-        if (channels % heads != 0) {
-            throw new TinyLlmException("invalid checkpoint header in " + path + ": C = " + channels
-                    + " channels is not divisible by NH = " + heads + " heads");
-        }
-        if (vocabPadded < vocab) {
-            throw new TinyLlmException("invalid checkpoint header in " + path + ": padded vocabulary Vp = " + vocabPadded
-                    + " is smaller than V = " + vocab);
-        }
-        return new GPT2Config(maxT, vocab, vocabPadded, layers, heads, channels, dtype);
+        GPT2Config config = new GPT2Config(h[2], h[3], h[7], h[4], h[5], h[6], dtype);
+        validate(config, "invalid checkpoint header in " + path, Fields.HEADER);
+        return config;
     }
 
-    private static void requireInRange(Path path, String name, int value, int max) {
+    /** What a shape's dimensions are called where they come from: llm.c's header, or a Hugging Face config.json. */
+    public record Fields(String maxT, String vocab, String layers, String heads, String channels, String vocabPadded) {
+        public static final Fields HEADER = new Fields("maxT", "V", "L", "NH", "C", "Vp");
+    }
+
+    /**
+     * The one validation of a shape, wherever it comes from: a checkpoint's header, a Hugging Face config.json
+     * before anything is planned, the synthetic writer's dimensions. Each dimension within generous bounds, the
+     * heads dividing the channels, {@code Vp >= V}, and a parameter count that fits a long.
+     *
+     * @param what   how the message starts, e.g. "invalid checkpoint header in FILE"
+     * @param fields the names of the dimensions, for the message
+     * @return the bytes of the parameters
+     */
+    public static long validate(GPT2Config config, String what, Fields fields) {
+        requireInRange(what, fields.maxT(), "context length", config.maxSeqLen(), MAX_SEQ_LEN);
+        requireInRange(what, fields.vocab(), "vocabulary size", config.vocabSize(), MAX_VOCAB);
+        requireInRange(what, fields.layers(), "layers", config.layers(), MAX_LAYERS);
+        requireInRange(what, fields.channels(), "channels", config.channels(), MAX_CHANNELS);
+        requireInRange(what, fields.heads(), "heads", config.heads(), config.channels());
+        requireInRange(what, fields.vocabPadded(), "padded vocabulary", config.vocabPadded(), MAX_VOCAB);
+        if (config.channels() % config.heads() != 0) {
+            throw new TinyLlmException(what + ": " + fields.channels() + " = " + config.channels()
+                    + " channels is not divisible by " + fields.heads() + " = " + config.heads() + " heads");
+        }
+        if (config.vocabPadded() < config.vocabSize()) {
+            throw new TinyLlmException(what + ": padded vocabulary " + fields.vocabPadded() + " = " + config.vocabPadded()
+                    + " is smaller than " + fields.vocab() + " = " + config.vocabSize());
+        }
+        return config.layout().bytes(config.dtype()); // within these bounds, below 2^50: no overflow
+    }
+
+    private static void requireInRange(String what, String name, String meaning, int value, int max) {
         if (value <= 0 || value > max) {
-            throw new TinyLlmException("invalid checkpoint header in " + path + ": " + name + " = " + value
-                    + " is outside 1.." + max);
-        }
-    }
-
-    private static long parameterBytes(Path path, GPT2Config config) {
-        try {
-            return config.layout().bytes(config.dtype());
-        } catch (ArithmeticException e) {
-            throw new TinyLlmException("invalid checkpoint header in " + path + ": its shape's parameter count overflows");
+            throw new TinyLlmException(what + ": " + name + " (" + meaning + ") = " + value + " is outside 1.." + max);
         }
     }
 

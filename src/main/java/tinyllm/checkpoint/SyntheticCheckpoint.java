@@ -1,19 +1,9 @@
 package tinyllm.checkpoint;
 
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.random.RandomGenerator;
 import java.util.random.RandomGeneratorFactory;
 
-import tinyllm.TinyLlmException;
-import tinyllm.model.BFloat16;
-import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
 import tinyllm.model.ParameterLayout;
 
@@ -28,53 +18,24 @@ import static tinyllm.model.ParameterLayout.*;
  * same file; a bf16 file holds the fp32 file's values rounded to nearest even.
  */
 public final class SyntheticCheckpoint {
-    private static final int BUFFER_FLOATS = 1 << 18;
-
     private SyntheticCheckpoint() {}
 
+    /** Writes the checkpoint of {@code config}'s shape drawn from {@code seed} to {@code out}, through {@link CheckpointWriter}. */
     public static void write(Path out, GPT2Config config, long seed) {
-        Checkpoint.parseHeader(out, Checkpoint.header(config)); // the same validation a reader applies
-        ParameterLayout layout;
-        try {
-            layout = config.layout();
-        } catch (ArithmeticException e) {
-            throw new TinyLlmException("that shape's parameter count overflows");
-        }
         RandomGenerator random = RandomGeneratorFactory.of("L64X128MixRandom").create(seed);
-        Path temp = out.resolveSibling(out.getFileName() + ".partial");
-        try {
-            if (out.getParent() != null) {
-                Files.createDirectories(out.getParent());
-            }
-            try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                    StandardOpenOption.TRUNCATE_EXISTING)) {
-                ByteBuffer header = ByteBuffer.allocate(Checkpoint.HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-                header.asIntBuffer().put(Checkpoint.header(config));
-                writeFully(channel, header);
-                boolean bf16 = config.dtype() == DType.BF16;
-                ByteBuffer buffer = ByteBuffer.allocate(BUFFER_FLOATS * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-                for (int tensor = 0; tensor < NAMES.length; tensor++) {
-                    long size = layout.sizes()[tensor];
-                    // Only the first V rows of wte are real tokens; llm.c leaves the padding rows zero.
-                    long real = tensor == WTE ? (long) config.vocabSize() * config.channels() : size;
-                    for (long i = 0; i < size; i++) {
-                        float value = i < real ? sample(tensor, random) : 0f;
-                        if (bf16) {
-                            buffer.putShort(BFloat16.round(value)); // the same draws as fp32, rounded as llm.c's exporter rounds
-                        } else {
-                            buffer.putFloat(value);
-                        }
-                        if (!buffer.hasRemaining()) {
-                            writeFully(channel, buffer.flip());
-                            buffer.clear();
-                        }
-                    }
+        try (CheckpointWriter writer = CheckpointWriter.create(out, config)) {
+            ParameterLayout layout = config.layout();
+            for (int tensor = 0; tensor < NAMES.length; tensor++) {
+                long size = layout.sizes()[tensor];
+                // Only the first V rows of wte are real tokens; llm.c leaves the padding rows zero.
+                long real = tensor == WTE ? (long) config.vocabSize() * config.channels() : size;
+                for (long i = 0; i < real; i++) {
+                    // bf16 files get the same draws as fp32, rounded as llm.c's exporter rounds
+                    writer.put(sample(tensor, random));
                 }
-                writeFully(channel, buffer.flip());
+                writer.zeros(size - real);
             }
-            Files.move(temp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            throw new TinyLlmException("cannot write " + out + ": " + e.getMessage(), e);
+            writer.commit();
         }
     }
 
@@ -84,11 +45,5 @@ public final class SyntheticCheckpoint {
             case LN1B, QKVB, ATTPROJB, LN2B, FCB, FCPROJB, LNFB -> 0.01f * (float) random.nextGaussian();
             default -> 0.02f * (float) random.nextGaussian();
         };
-    }
-
-    static void writeFully(FileChannel channel, ByteBuffer buffer) throws IOException {
-        while (buffer.hasRemaining()) {
-            channel.write(buffer);
-        }
     }
 }

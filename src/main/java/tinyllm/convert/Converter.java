@@ -2,24 +2,22 @@ package tinyllm.convert;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
 import java.util.stream.LongStream;
 
 import tinyllm.TinyLlmException;
 import tinyllm.checkpoint.Checkpoint;
+import tinyllm.checkpoint.CheckpointWriter;
 import tinyllm.model.BFloat16;
 import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
@@ -31,11 +29,10 @@ import static tinyllm.model.ParameterLayout.WTE;
  * Hugging Face GPT-2 to llm.c checkpoint, byte for byte what llm.c's {@code train_gpt2.py write_model}
  * writes: the 256-int header, then the 16 tensors in llm.c order, fp32 (version 3) or bf16 (version 5).
  *
- * <p>Values stream from the mapped safetensors through one small buffer into {@code OUT.partial},
- * renamed over {@code OUT} once complete, so memory stays flat even for gpt2-xl's 6 GB.
+ * <p>Values stream from the mapped safetensors through the {@link CheckpointWriter} (one small buffer, then
+ * {@code OUT.partial} renamed over {@code OUT} once complete), so memory stays flat even for gpt2-xl's 6 GB.
  */
 public final class Converter {
-    private static final int BUFFER_BYTES = 1 << 20;
     private static final int MAX_NAMES_LISTED = 5;
 
     /**
@@ -80,33 +77,23 @@ public final class Converter {
 
     /**
      * Converts {@code model} into an llm.c checkpoint at {@code out}, printing one line per tensor to {@code log}.
-     * Everything is checked before the first byte is written.
+     * Everything but the values is checked before the first byte is written; a non-finite value stops the
+     * conversion, and the partial file is deleted.
      */
     public static GPT2Config convert(HuggingFaceModel model, Path out, DType dtype, PrintStream log) {
         GPT2Config config = model.config(dtype);
+        refuseToOverwriteAnInput(model, out);
         List<List<Source>> plan = plan(config);
         checkSources(model, config, plan);
+        refuseUnusedTensors(model, config, plan);
         warnIfUntied(model, log);
         log.printf(Locale.ROOT, "converting %s (L=%d NH=%d C=%d V=%d maxT=%d) to %s as %s%n", model.source(),
                 config.layers(), config.heads(), config.channels(), config.vocabSize(), config.maxSeqLen(), out,
                 dtype.name().toLowerCase(Locale.ROOT));
         long start = System.nanoTime();
-        Path partial = out.resolveSibling(out.getFileName() + ".partial");
-        try {
-            if (out.toAbsolutePath().getParent() != null) {
-                Files.createDirectories(out.toAbsolutePath().getParent());
-            }
-            try (FileChannel channel = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                    StandardOpenOption.TRUNCATE_EXISTING)) {
-                write(model, config, plan, new Sink(channel, dtype), log);
-            }
-            try (Arena arena = Arena.ofConfined()) {
-                Checkpoint.open(partial, arena); // the engine's own header and length checks, before the rename
-            }
-            Files.move(partial, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            deleteQuietly(partial);
-            throw new TinyLlmException("cannot write " + out + ": " + e.getMessage(), e);
+        try (CheckpointWriter writer = CheckpointWriter.create(out, config)) {
+            write(model, config, plan, new Values(writer, dtype), log);
+            writer.commit();
         }
         log.printf(Locale.ROOT, "wrote %s: %.1f MB in %.1f s%n", out, (Checkpoint.HEADER_BYTES
                 + config.layout().bytes(dtype)) / 1e6, (System.nanoTime() - start) / 1e9);
@@ -146,6 +133,64 @@ public final class Converter {
         }
     }
 
+    /** Writing over config.json or a shard would destroy the model being read (and fault its mapping). */
+    private static void refuseToOverwriteAnInput(HuggingFaceModel model, Path out) {
+        Path partial = CheckpointWriter.partialOf(out);
+        for (Path input : model.inputs()) {
+            for (Path target : List.of(out, partial)) {
+                if (isSameFile(target, input)) {
+                    throw new TinyLlmException("refusing to write " + target + ": it is "
+                            + (target.equals(input) ? "" : "the same file as ") + input
+                            + ", an input of the conversion; choose another output");
+                }
+            }
+        }
+    }
+
+    private static boolean isSameFile(Path a, Path b) {
+        try {
+            return Files.exists(a) && Files.isSameFile(a, b);
+        } catch (IOException e) {
+            throw new TinyLlmException("cannot compare " + a + " with " + b + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Every tensor must be converted or be one llm.c has no use for (the attention-mask buffers of the layers
+     * converted, the lm_head tied to wte). Others mean config.json and the weights disagree: with n_layer 1 over
+     * a 2-layer file, layer 1 would silently vanish.
+     */
+    private static void refuseUnusedTensors(HuggingFaceModel model, GPT2Config config, List<List<Source>> plan) {
+        Set<String> used = new HashSet<>(List.of("lm_head.weight"));
+        plan.stream().flatMap(List::stream).forEach(source -> used.add(source.name()));
+        for (int l = 0; l < config.layers(); l++) {
+            used.add("h." + l + ".attn.bias");
+            used.add("h." + l + ".attn.masked_bias");
+        }
+        List<String> unused = model.tensorNames().stream().filter(name -> !used.contains(name)).sorted(BY_LAYER).toList();
+        if (!unused.isEmpty()) {
+            String listed = String.join(", ", unused.subList(0, Math.min(unused.size(), MAX_NAMES_LISTED)));
+            throw new TinyLlmException(model.source() + " holds " + unused.size() + " tensor"
+                    + (unused.size() == 1 ? "" : "s") + " that config.json's GPT-2 (n_layer " + config.layers()
+                    + ") does not use: " + listed + (unused.size() > MAX_NAMES_LISTED ? ", ..." : "")
+                    + "; is config.json the one that came with these weights?");
+        }
+    }
+
+    /** h.2.x before h.10.x: names in the order a reader expects, layers by number. */
+    private static final Comparator<String> BY_LAYER = Comparator.comparingInt(Converter::layerOf)
+            .thenComparing(Comparator.naturalOrder());
+
+    private static int layerOf(String name) {
+        if (!name.startsWith("h.")) return -1;
+        int dot = name.indexOf('.', 2);
+        try {
+            return Integer.parseInt(name.substring(2, dot < 0 ? name.length() : dot));
+        } catch (NumberFormatException e) {
+            return Integer.MAX_VALUE;
+        }
+    }
+
     /** llm.c ties the output projection to wte; a checkpoint whose lm_head differs would convert into another model. */
     private static void warnIfUntied(HuggingFaceModel model, PrintStream log) {
         Safetensors.Tensor head = model.tensor("lm_head.weight"), wte = model.tensor("wte.weight");
@@ -163,98 +208,70 @@ public final class Converter {
                 Float.floatToIntBits(ea.read(a.data(), i)) == Float.floatToIntBits(eb.read(b.data(), i)));
     }
 
-    private static void write(HuggingFaceModel model, GPT2Config config, List<List<Source>> plan, Sink sink,
-                              PrintStream log) throws IOException {
-        sink.header(config);
+    private static void write(HuggingFaceModel model, GPT2Config config, List<List<Source>> plan, Values values,
+                              PrintStream log) {
         long total = config.layout().total(), done = 0;
         for (int t = 0; t < plan.size(); t++) {
             for (Source source : plan.get(t)) {
                 Safetensors.Tensor tensor = model.tensor(source.name());
                 if (source.conv1d()) {
-                    sink.transposed(tensor, source.shape()[0], source.shape()[1]);
+                    values.transposed(tensor, source.shape()[0], source.shape()[1]);
                 } else {
-                    sink.copy(tensor);
+                    values.copy(tensor);
                 }
             }
             if (t == WTE) {
                 // llm.c pads wte to Vp rows so its matmuls tile evenly; the padding rows are zero.
-                sink.zeros((long) (config.vocabPadded() - config.vocabSize()) * config.channels());
+                values.writer.zeros((long) (config.vocabPadded() - config.vocabSize()) * config.channels());
             }
             long size = config.layout().sizes()[t];
             done += size;
             log.printf(Locale.ROOT, "  %3d%%  %-9s %,15d values%n", Math.round(100.0 * done / total), NAMES[t], size);
         }
-        sink.flush();
     }
 
-    private static void deleteQuietly(Path file) {
-        try {
-            Files.deleteIfExists(file);
-        } catch (IOException ignored) {
-            // the write already failed; that error is the one to report
-        }
-    }
-
-    /** Buffers values on their way to the file, as fp32 or as bf16 rounded to nearest even. */
-    private static final class Sink {
-        private final FileChannel channel;
-        private final DType dtype;
-        private final ByteBuffer buffer = ByteBuffer.allocate(BUFFER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-
-        Sink(FileChannel channel, DType dtype) {
-            this.channel = channel;
-            this.dtype = dtype;
-        }
-
-        /** llm.c's header: {@code [20240326, version, maxT, V, L, NH, C, Vp]}, zeros up to 256 ints. */
-        void header(GPT2Config config) {
-            for (int field : Checkpoint.header(config)) {
-                buffer.putInt(field);
-            }
-        }
-
-        void copy(Safetensors.Tensor tensor) throws IOException {
+    /**
+     * Reads each tensor's values in llm.c's order into the writer, refusing NaN and infinities (and, for bf16,
+     * values so large that they round to infinity): the engine would turn them into NaN logits, token 0 forever.
+     */
+    private record Values(CheckpointWriter writer, DType dtype) {
+        void copy(Safetensors.Tensor tensor) {
             Safetensors.Encoding encoding = tensor.encoding();
             MemorySegment data = tensor.data();
             for (long i = 0, n = tensor.elements(); i < n; i++) {
-                put(encoding.read(data, i));
+                put(tensor, i, encoding.read(data, i));
             }
         }
 
         /** Writes an [in, out] matrix as [out, in]: row o of the output is column o of the source. */
-        void transposed(Safetensors.Tensor tensor, long in, long out) throws IOException {
+        void transposed(Safetensors.Tensor tensor, long in, long out) {
             Safetensors.Encoding encoding = tensor.encoding();
             MemorySegment data = tensor.data();
             for (long o = 0; o < out; o++) {
                 for (long i = 0; i < in; i++) {
-                    put(encoding.read(data, i * out + o));
+                    put(tensor, i * out + o, encoding.read(data, i * out + o));
                 }
             }
         }
 
-        void zeros(long count) throws IOException {
-            for (long i = 0; i < count; i++) {
-                put(0f);
+        private void put(Safetensors.Tensor tensor, long index, float value) {
+            if (!Float.isFinite(value) || (dtype == DType.BF16 && !Float.isFinite(Float.intBitsToFloat(BFloat16.round(value) << 16)))) {
+                throw new TinyLlmException("tensor " + tensor.name() + " in " + tensor.file() + " holds " + value + " at "
+                        + coordinates(index, tensor.shape()) + (Float.isFinite(value) ? ", which is infinite in bf16" : "")
+                        + ": refusing to convert non-finite weights");
             }
+            writer.put(value);
         }
 
-        private void put(float value) throws IOException {
-            if (dtype == DType.FP32) {
-                buffer.putFloat(value);
-            } else {
-                buffer.putShort(BFloat16.round(value));
+        /** E.g. "[3, 17] (element 161)" for element 161 of a [48, 144] tensor. */
+        private static String coordinates(long index, long[] shape) {
+            long[] at = new long[shape.length];
+            long rest = index;
+            for (int d = shape.length - 1; d >= 0; d--) {
+                at[d] = rest % shape[d];
+                rest /= shape[d];
             }
-            if (!buffer.hasRemaining()) {
-                flush();
-            }
-        }
-
-        void flush() throws IOException {
-            buffer.flip();
-            while (buffer.hasRemaining()) {
-                channel.write(buffer);
-            }
-            buffer.clear();
+            return Arrays.toString(at) + " (element " + index + ")";
         }
     }
 }

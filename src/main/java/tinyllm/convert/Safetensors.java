@@ -90,29 +90,39 @@ final class Safetensors {
     private Safetensors() {}
 
     /**
-     * Reads and checks the header of {@code file} and maps it into {@code arena}.
+     * Maps {@code file} into {@code arena} and reads and checks its header.
      *
      * @return the tensors by name, in header order
      */
     static Map<String, Tensor> open(Path file, Arena arena) {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            long fileSize = channel.size();
-            if (fileSize < Long.BYTES) {
-                throw corrupt(file, "it has " + fileSize + " bytes, too short for the 8-byte header length");
-            }
-            MemorySegment mapping = channel.map(FileChannel.MapMode.READ_ONLY, 0, fileSize, arena);
-            long headerBytes = mapping.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0);
-            if (headerBytes < 2 || headerBytes > MAX_HEADER_BYTES || headerBytes > fileSize - Long.BYTES) {
-                throw corrupt(file, "its header length field says " + headerBytes + " bytes, the file has " + fileSize);
-            }
-            JsonNode header = parseHeader(file, mapping.asSlice(Long.BYTES, headerBytes).toArray(ValueLayout.JAVA_BYTE));
-            MemorySegment data = mapping.asSlice(Long.BYTES + headerBytes);
-            return tensors(file, header, data);
+            return parse(file, channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size(), arena));
         } catch (NoSuchFileException e) {
             throw new TinyLlmException("safetensors file not found: " + file);
         } catch (IOException e) {
             throw new TinyLlmException("cannot read " + file + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Reads and checks the header of a safetensors file's bytes (mapped, or in memory): every entry's dtype, shape
+     * and offsets against the file, no two tensors sharing a byte.
+     *
+     * @param file    named in the messages
+     * @param content the whole file
+     * @return the tensors by name, in header order, their data slices of {@code content}
+     */
+    static Map<String, Tensor> parse(Path file, MemorySegment content) {
+        long fileSize = content.byteSize();
+        if (fileSize < Long.BYTES) {
+            throw corrupt(file, "it has " + fileSize + " bytes, too short for the 8-byte header length");
+        }
+        long headerBytes = content.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0);
+        if (headerBytes < 2 || headerBytes > MAX_HEADER_BYTES || headerBytes > fileSize - Long.BYTES) {
+            throw corrupt(file, "its header length field says " + headerBytes + " bytes, the file has " + fileSize);
+        }
+        JsonNode header = parseHeader(file, content.asSlice(Long.BYTES, headerBytes).toArray(ValueLayout.JAVA_BYTE));
+        return tensors(file, header, content.asSlice(Long.BYTES + headerBytes));
     }
 
     private static JsonNode parseHeader(Path file, byte[] json) {

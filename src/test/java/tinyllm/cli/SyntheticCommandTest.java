@@ -1,8 +1,10 @@
 package tinyllm.cli;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,5 +51,37 @@ class SyntheticCommandTest {
                 dir.resolve("bad.bin").toString());
         BadInputTest.assertOneLineError(1, run, "NH = 5");
         assertFalse(Files.exists(dir.resolve("bad.bin")));
+    }
+
+    /** GPT-2's largest dimensions within the header's bounds: 844 TB, refused before a byte is written. */
+    @Test
+    void refusesAShapeTheDiskCannotHold() {
+        Path out = dir.resolve("huge/huge.bin");
+        CliRun run = CliRun.of("synthetic", "--layers", "4096", "--heads", "64", "--channels", "65536", "--out", out.toString());
+        BadInputTest.assertOneLineError(1, run, "not enough disk space for " + out, "the checkpoint takes 844.5 TB", "free");
+        assertFalse(Files.exists(dir.resolve("huge")), "nothing created");
+    }
+
+    /**
+     * The disk fills halfway (here: a file-size limit, which the JVM turns into a failing write): one line,
+     * and no partial file left behind. Runs the CLI in a child JVM, since the limit applies to a whole process.
+     */
+    @Test
+    void aDiskThatFillsUpLeavesNoPartialFile() throws Exception {
+        Path out = dir.resolve("full.bin");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        ProcessBuilder builder = new ProcessBuilder("bash", "-c", "ulimit -f 100 && exec \"$@\"", "bash", java,
+                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), "tinyllm.cli.Main",
+                "synthetic", "--layers", "2", "--heads", "4", "--channels", "48", "--vocab", "500", "--max-seq", "64",
+                "--out", out.toString()).redirectErrorStream(true);
+        Process process = builder.start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(process.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(1, process.exitValue(), output);
+        assertTrue(output.contains("error: cannot write " + out + ": File too large"), output);
+        assertFalse(output.contains("\tat "), "no stack trace: " + output);
+        assertFalse(Files.exists(out));
+        assertFalse(Files.exists(dir.resolve("full.bin.partial")), "the partial file is deleted");
     }
 }

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import tinyllm.Fixtures;
 import tinyllm.TinyLlmException;
 import tinyllm.checkpoint.Checkpoint;
 import tinyllm.checkpoint.SyntheticCheckpoint;
@@ -100,6 +101,12 @@ class ConverterTest {
         assertTrue(logText().contains("100%  lnfb"), "one progress line per tensor:\n" + logText());
     }
 
+    /** A folder written by an independent tool (numpy, see the fixtures' README) from llm.c's own micro.bin. */
+    @Test
+    void anIndependentlyWrittenFolderConvertsToMicroBinByteForByte() throws IOException {
+        assertArrayEquals(Files.readAllBytes(Fixtures.path("micro.bin")), convert(Fixtures.path("hf-micro"), DType.FP32));
+    }
+
     @Test
     void transformerPrefixAndTiedLmHeadAreAccepted() throws IOException {
         List<Entry> entries = new ArrayList<>();
@@ -172,9 +179,15 @@ class ConverterTest {
     // ---- refusals: one line each, naming what is wrong ------------------------------------------------
 
     TinyLlmException refused(Path source) {
-        TinyLlmException e = assertThrows(TinyLlmException.class, () -> convert(source, DType.FP32));
+        return refused(source, DType.FP32);
+    }
+
+    TinyLlmException refused(Path source, DType dtype) {
+        TinyLlmException e = assertThrows(TinyLlmException.class, () -> convert(source, dtype));
         assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
-        assertFalse(Files.exists(dir.resolve("converted-FP32.bin")), "nothing written");
+        Path out = dir.resolve("converted-" + dtype + ".bin");
+        assertFalse(Files.exists(out), "nothing written");
+        assertFalse(Files.exists(out.resolveSibling(out.getFileName() + ".partial")), "no partial file left");
         return e;
     }
 
@@ -268,5 +281,132 @@ class ConverterTest {
         ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putLong(0, 1L << 40);
         Files.write(file, bytes);
         assertMentions(refused(file.getParent()), "not a valid safetensors file", "header length field says 1099511627776 bytes");
+    }
+
+    // ---- config.json is validated as a checkpoint header is, before anything is planned -------------------
+
+    @Test
+    void refusesAnAbsurdLayerCountBeforePlanningAnything() throws IOException {
+        Path folder = folder("hf-huge", HuggingFaceFixture.parameters(MICRO, parameters, "F32"), json -> json.put("n_layer", Integer.MAX_VALUE));
+        // Refused by open() itself: no plan of 2^31 layers is ever built.
+        TinyLlmException e = assertThrows(TinyLlmException.class, () -> HuggingFaceModel.open(folder));
+        assertEquals("invalid shape in " + folder.resolve("config.json") + ": n_layer (layers) = 2147483647 is outside 1..4096",
+                e.getMessage());
+    }
+
+    @Test
+    void refusesEveryDimensionBeyondTheHeaderBounds() throws IOException {
+        List<Entry> entries = HuggingFaceFixture.parameters(MICRO, parameters, "F32");
+        assertMentions(refused(folder("hf-c", entries, json -> json.put("n_embd", 1 << 17).put("n_head", 1))), "n_embd (channels) = 131072", "1..65536");
+        assertMentions(refused(folder("hf-t", entries, json -> json.put("n_positions", 1 << 30))), "n_positions (context length) = 1073741824");
+        assertMentions(refused(folder("hf-v", entries, json -> json.put("vocab_size", Integer.MAX_VALUE))), "vocab_size (vocabulary size) = 2147483647");
+        assertMentions(refused(folder("hf-h", entries, json -> json.put("n_head", 96))), "n_head (heads) = 96", "1..48");
+        assertMentions(refused(folder("hf-d", entries, json -> json.put("n_head", 5))), "n_embd = 48 channels is not divisible by n_head = 5 heads");
+    }
+
+    // ---- non-finite weights --------------------------------------------------------------------------------
+
+    /** The Hugging Face folder of the original with one value of one tensor replaced. */
+    Path folderWithValue(String name, String tensor, int index, float value, String dtype) throws IOException {
+        List<Entry> entries = new ArrayList<>(HuggingFaceFixture.parameters(MICRO, parameters, dtype));
+        entries.replaceAll(e -> {
+            if (!e.name().equals(tensor)) return e;
+            byte[] data = e.data().clone();
+            ByteBuffer b = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
+            if (dtype.equals("F32")) b.putFloat(index * 4, value);
+            else b.putShort(index * 2, (short) (Float.floatToRawIntBits(value) >>> 16));
+            return new Entry(e.name(), e.dtype(), e.shape(), data);
+        });
+        return folder(name, entries, json -> {});
+    }
+
+    @Test
+    void refusesNonFiniteWeightsNamingTensorAndIndex() throws IOException {
+        // qkvw is a Conv1D [in 48, out 144]: element 161 is [1, 17].
+        assertMentions(refused(folderWithValue("hf-nan", "h.1.attn.c_attn.weight", 161, Float.NaN, "F32")),
+                "tensor h.1.attn.c_attn.weight", "holds NaN at [1, 17] (element 161)", "non-finite");
+        assertMentions(refused(folderWithValue("hf-inf", "ln_f.weight", 7, Float.POSITIVE_INFINITY, "F32")),
+                "tensor ln_f.weight", "holds Infinity at [7] (element 7)");
+        assertMentions(refused(folderWithValue("hf-bf16-inf", "wte.weight", 480, Float.NEGATIVE_INFINITY, "BF16")),
+                "tensor wte.weight", "holds -Infinity at [10, 0] (element 480)");
+    }
+
+    @Test
+    void refusesAValueThatRoundsToInfinityInBf16ButConvertsItToFp32() throws IOException {
+        Path folder = folderWithValue("hf-huge-value", "wte.weight", 3, 3.4e38f, "F32");
+        assertMentions(refused(folder, DType.BF16), "tensor wte.weight", "holds 3.4E38 at [0, 3]", "infinite in bf16");
+        byte[] fp32 = convert(folder, DType.FP32);
+        assertEquals(3.4e38f, ByteBuffer.wrap(fp32).order(ByteOrder.LITTLE_ENDIAN).getFloat(Checkpoint.HEADER_BYTES + 3 * 4));
+    }
+
+    // ---- the inputs are never destroyed ---------------------------------------------------------------------
+
+    @Test
+    void refusesToWriteOverAnyOfItsInputs() throws IOException {
+        Path folder = huggingFaceFolder("F32");
+        Path weights = folder.resolve("model.safetensors"), config = folder.resolve("config.json");
+        byte[] weightsBefore = Files.readAllBytes(weights), configBefore = Files.readAllBytes(config);
+        Path link = Files.createSymbolicLink(dir.resolve("link.safetensors"), weights);
+        Path hardLink = Files.createLink(dir.resolve("hard.json"), config);
+        for (Path out : List.of(weights, config, link, hardLink, dir.resolve("hf-F32/./model.safetensors"))) {
+            try (HuggingFaceModel model = HuggingFaceModel.open(folder)) {
+                TinyLlmException e = assertThrows(TinyLlmException.class,
+                        () -> Converter.convert(model, out, DType.FP32, new PrintStream(log, true, StandardCharsets.UTF_8)));
+                assertMentions(e, "refusing to write " + out, "an input of the conversion");
+            }
+        }
+        assertArrayEquals(weightsBefore, Files.readAllBytes(weights));
+        assertArrayEquals(configBefore, Files.readAllBytes(config));
+    }
+
+    /** The writer truncates OUT.partial first: a hard link there to an input would destroy the input just as well. */
+    @Test
+    void refusesAnOutputWhosePartialFileIsAnInput() throws IOException {
+        Path folder = huggingFaceFolder("F32");
+        Path weights = folder.resolve("model.safetensors");
+        Path partial = Files.createLink(dir.resolve("x.bin.partial"), weights);
+        try (HuggingFaceModel model = HuggingFaceModel.open(folder)) {
+            TinyLlmException e = assertThrows(TinyLlmException.class, () -> Converter.convert(model,
+                    dir.resolve("x.bin"), DType.FP32, new PrintStream(log, true, StandardCharsets.UTF_8)));
+            assertMentions(e, "refusing to write " + partial + ": it is the same file as " + weights);
+        }
+        assertEquals(Files.size(weights), Files.size(partial), "the input is untouched");
+    }
+
+    @Test
+    void refusesToWriteOverAShardOfAnIndex() throws IOException {
+        Path folder = dir.resolve("hf-sharded");
+        HuggingFaceFixture.writeConfig(folder, MICRO, json -> {});
+        List<Entry> entries = HuggingFaceFixture.parameters(MICRO, parameters, "F32");
+        ObjectNode index = Safetensors.JSON.createObjectNode();
+        ObjectNode weightMap = index.putObject("weight_map");
+        HuggingFaceFixture.writeSafetensors(folder.resolve("shard-1.safetensors"), entries);
+        entries.forEach(e -> weightMap.put(e.name(), "shard-1.safetensors"));
+        Files.write(folder.resolve("model.safetensors.index.json"), Safetensors.JSON.writeValueAsBytes(index));
+        for (String input : List.of("shard-1.safetensors", "model.safetensors.index.json")) {
+            try (HuggingFaceModel model = HuggingFaceModel.open(folder)) {
+                TinyLlmException e = assertThrows(TinyLlmException.class, () -> Converter.convert(model,
+                        folder.resolve(input), DType.FP32, new PrintStream(log, true, StandardCharsets.UTF_8)));
+                assertMentions(e, "refusing to write " + folder.resolve(input));
+            }
+        }
+    }
+
+    // ---- config.json and the weights must agree on every tensor ----------------------------------------------
+
+    @Test
+    void refusesLayersThatConfigJsonDoesNotHave() throws IOException {
+        List<Entry> entries = new ArrayList<>(HuggingFaceFixture.parameters(MICRO, parameters, "F32"));
+        entries.addAll(HuggingFaceFixture.attentionBuffers(MICRO));
+        Path folder = folder("hf-one-layer", entries, json -> json.put("n_layer", 1));
+        assertMentions(refused(folder), "holds 14 tensors that config.json's GPT-2 (n_layer 1) does not use",
+                "h.1.attn.bias, h.1.attn.c_attn.bias, h.1.attn.c_attn.weight, h.1.attn.c_proj.bias, h.1.attn.c_proj.weight, ...");
+    }
+
+    @Test
+    void refusesATensorNoGpt2Has() throws IOException {
+        List<Entry> entries = new ArrayList<>(HuggingFaceFixture.parameters(MICRO, parameters, "F32"));
+        entries.add(HuggingFaceFixture.entry("h.0.attn.q_norm.weight", "F32", new float[48], 48));
+        assertMentions(refused(folder("hf-extra", entries, json -> {})), "holds 1 tensor that", "does not use: h.0.attn.q_norm.weight;");
     }
 }
