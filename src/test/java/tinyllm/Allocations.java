@@ -5,9 +5,15 @@ import java.lang.management.ManagementFactory;
 import com.sun.management.ThreadMXBean;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Heap bytes allocated per thread, from the JVM's own counters, for the zero-allocation tests.
+ *
+ * <p>The counters must be supported and on, and every reading valid: a disabled counter or a thread that
+ * has died reads -1, and -1 - (-1) = 0 would pass any "allocates nothing" check. So each reading is
+ * checked, and the tests that use this class run a positive control (a window that allocates must
+ * measure more than zero, on the caller and on another thread).
  *
  * <p>Until C2 has compiled a loop, the interpreter and C1 allocate an object for every Vector API
  * operation, so a window of work is repeated until one allocates nothing on any thread (bounded in
@@ -20,28 +26,44 @@ public final class Allocations {
 
     private Allocations() {}
 
+    /** Fails unless this JVM counts the bytes each thread allocates. */
+    public static void requireCounting() {
+        assertTrue(MX.isThreadAllocatedMemorySupported(), "this JVM cannot count allocated bytes per thread");
+        assertTrue(MX.isThreadAllocatedMemoryEnabled(), "per-thread allocation counting is disabled");
+    }
+
     /**
      * Bytes each of {@code threads} allocated while {@code work} ran on the calling thread, which must be
      * threads[0]. Reading a counter may itself allocate, so the caller's own is read innermost.
      */
     public static long[] measure(Runnable work, Thread... threads) {
-        long[] bytes = new long[threads.length];
-        for (int i = 1; i < threads.length; i++) bytes[i] = -MX.getThreadAllocatedBytes(threads[i].threadId());
-        long callerBefore = MX.getCurrentThreadAllocatedBytes();
+        requireCounting();
+        if (threads.length == 0 || threads[0] != Thread.currentThread()) {
+            fail("threads[0] must be the calling thread");
+        }
+        long[] before = new long[threads.length], bytes = new long[threads.length];
+        for (int i = 1; i < threads.length; i++) before[i] = valid(MX.getThreadAllocatedBytes(threads[i].threadId()), threads[i]);
+        before[0] = valid(MX.getCurrentThreadAllocatedBytes(), threads[0]);
         work.run();
-        bytes[0] = MX.getCurrentThreadAllocatedBytes() - callerBefore;
-        for (int i = 1; i < threads.length; i++) bytes[i] += MX.getThreadAllocatedBytes(threads[i].threadId());
+        bytes[0] = valid(MX.getCurrentThreadAllocatedBytes(), threads[0]) - before[0];
+        for (int i = 1; i < threads.length; i++) {
+            bytes[i] = valid(MX.getThreadAllocatedBytes(threads[i].threadId()), threads[i]) - before[i];
+        }
         return bytes;
     }
 
     /** Runs {@code window} until a run allocates nothing on any of {@code threads}; fails past the time bound. */
-    public static void warmUp(String what, Runnable window, Thread... threads) {
+    public static int warmUp(String what, Runnable window, Thread... threads) {
         long deadline = System.nanoTime() + WARM_UP_LIMIT_NANOS;
         int windows = 0;
-        while (total(measure(window, threads)) != 0) {
+        for (long[] bytes = measure(window, threads); total(bytes) != 0; bytes = measure(window, threads)) {
             windows++;
-            assertTrue(System.nanoTime() < deadline, what + " still allocates after " + windows + " warm-up windows");
+            if (System.nanoTime() > deadline) {
+                fail(what + " still allocates after " + windows + " warm-up windows: the last one allocated "
+                        + java.util.Arrays.toString(bytes) + " bytes on " + java.util.Arrays.stream(threads).map(Thread::getName).toList());
+            }
         }
+        return windows;
     }
 
     /** The calling thread alone: bytes it allocates over one run of {@code window}, once warm. */
@@ -49,6 +71,14 @@ public final class Allocations {
         Thread caller = Thread.currentThread();
         warmUp(what, window, caller);
         return measure(window, caller)[0];
+    }
+
+    /** -1 is what a disabled counter, or a thread that is not alive, reads. (No message built unless it fails: that would allocate.) */
+    private static long valid(long reading, Thread thread) {
+        if (reading < 0) {
+            fail("no allocation count for " + thread.getName() + " (alive: " + thread.isAlive() + ")");
+        }
+        return reading;
     }
 
     private static long total(long[] bytes) {

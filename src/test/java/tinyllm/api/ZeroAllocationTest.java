@@ -2,11 +2,14 @@ package tinyllm.api;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import tinyllm.Allocations;
+import tinyllm.Fixtures;
 import tinyllm.checkpoint.SyntheticCheckpoint;
 import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
@@ -17,11 +20,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * After warm-up, generating allocates nothing on the Java heap: not on the thread that drives the
- * session, not on any worker. Measured with the JVM's per-thread allocation counters.
+ * session, not on any worker, in fp32 and in bf16. Measured with the JVM's per-thread allocation
+ * counters, which {@link #theCountersSeeAllocationsOnTheCallerAndOnOtherThreads} first proves can see
+ * an allocation at all.
  */
 class ZeroAllocationTest {
     static final int MEASURED_STEPS = 250;
     static final int[] PROMPT = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17};
+
+    /** Where the positive controls' allocations go, so that the JIT cannot prove them dead. */
+    static volatile Object sink;
 
     @TempDir
     Path dir;
@@ -40,26 +48,82 @@ class ZeroAllocationTest {
         }
     }
 
+    /** The positive control: were the counters off or blind to a thread, every check below would pass. */
+    @Test
+    void theCountersSeeAllocationsOnTheCallerAndOnOtherThreads() throws InterruptedException {
+        Allocations.requireCounting();
+        Thread caller = Thread.currentThread();
+        assertTrue(Allocations.measure(() -> sink = new byte[4096], caller)[0] >= 4096, "the caller's 4 KB");
+
+        CountDownLatch go = new CountDownLatch(1), done = new CountDownLatch(1);
+        Thread other = new Thread(() -> {
+            try {
+                go.await();
+                sink = new byte[1 << 20];
+                done.countDown();
+                Thread.sleep(60_000); // stays alive until interrupted: a dead thread's counter reads -1
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "allocating-thread");
+        other.start();
+        try {
+            long[] bytes = Allocations.measure(() -> {
+                go.countDown();
+                try {
+                    assertTrue(done.await(30, TimeUnit.SECONDS));
+                } catch (InterruptedException e) {
+                    throw new AssertionError(e);
+                }
+            }, caller, other);
+            assertTrue(bytes[1] >= 1 << 20, "another thread's 1 MB, measured " + bytes[1]);
+        } finally {
+            other.interrupt();
+            other.join();
+        }
+    }
+
+    /** And through the engine: a window that opens a session allocates, and must be seen to. */
+    @Test
+    void aWindowThatAllocatesMeasuresMoreThanZero() {
+        try (Model model = Model.open(Fixtures.path("micro.bin"), 2)) {
+            Thread[] threads = callerAndWorkers(model);
+            long[] bytes = Allocations.measure(() -> model.newSession().close(), threads);
+            assertTrue(bytes[0] > 0, "opening a session allocates its Java objects");
+        }
+    }
+
     @Test
     void promptAndDecodeStepsAllocateZeroBytesOnEveryThread() {
         // Big enough that every kernel runs both its vector loops and its tails, small enough to warm up fast.
         Path file = dir.resolve("model.bin");
         SyntheticCheckpoint.write(file, new GPT2Config(1024, 1000, 1024, 2, 4, 132, DType.FP32), 3);
+        assertPromptAndDecodeAllocateNothing(file, MEASURED_STEPS);
+    }
+
+    /** bf16 has its own kernels (widening in registers at decode, while packing in the GEMM): llm.c's bf16 fixture. */
+    @Test
+    void bf16PromptAndDecodeStepsAllocateZeroBytesOnEveryThread() {
+        // maxT is 64: the prompt and 40 steps fill most of it.
+        assertPromptAndDecodeAllocateNothing(Fixtures.path("micro-bf16.bin"), 40);
+    }
+
+    void assertPromptAndDecodeAllocateNothing(Path file, int steps) {
         try (Model model = Model.open(file, 2); Session session = model.newSession()) {
             Thread[] threads = callerAndWorkers(model);
             Runnable window = () -> {
                 session.reset();
                 session.prefill(PROMPT, 0, PROMPT.length);
-                for (int step = 0; step < MEASURED_STEPS; step++) {
+                for (int step = 0; step < steps; step++) {
                     session.append(session.argmax());
                 }
             };
-            Allocations.warmUp("a prompt and " + MEASURED_STEPS + " decode steps", window, threads);
+            Allocations.warmUp("a prompt and " + steps + " decode steps", window, threads);
             // Measured: two more windows, every thread exactly zero.
             for (int w = 0; w < 2; w++) {
                 assertNothingAllocated(Allocations.measure(window, threads), threads,
-                        "a prompt of " + PROMPT.length + " tokens and " + MEASURED_STEPS + " decode steps");
-                assertEquals(PROMPT.length + MEASURED_STEPS, session.position());
+                        "a prompt of " + PROMPT.length + " tokens and " + steps + " decode steps on " + file.getFileName());
+                assertEquals(PROMPT.length + steps, session.position());
             }
         }
     }
