@@ -347,8 +347,18 @@ public final class CompletionServer implements AutoCloseable {
         return logprobs;
     }
 
+    /** A token's text; a token that is part of a UTF-8 character is written "bytes:\\xe2\\x80", as OpenAI does. */
     private String tokenText(int token) {
-        return new String(tokenizer.bytes(token), StandardCharsets.UTF_8);
+        byte[] bytes = tokenizer.bytes(token);
+        try {
+            return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            StringBuilder text = new StringBuilder("bytes:");
+            for (byte b : bytes) {
+                text.append(String.format("\\x%02x", b & 0xFF));
+            }
+            return text.toString();
+        }
     }
 
     private void json(ServerResponse res, int status, ObjectNode body) {
