@@ -119,7 +119,7 @@ final class Completion {
      */
     boolean accept(int token, long now) {
         lastTokenNanos = now;
-        if (token == GPT2Tokenizer.END_OF_TEXT) {
+        if (token == GPT2Tokenizer.END_OF_TEXT && !request.ignoreEos()) {
             finish(Finish.STOP, rawBytes + textStream.flush(text, rawBytes));
             return true;
         }

@@ -20,10 +20,11 @@ import tinyllm.tokenizer.GPT2Tokenizer;
  * @param topK        0 is off
  * @param seed        null: a random seed per request
  * @param logprobs    -1 when not asked; else how many alternatives (0..5) to return with each token
+ * @param ignoreEos   vLLM's extension: end-of-text is a token like any other (load tests want exactly max_tokens)
  */
 record CompletionRequest(int[] prompt, int maxTokens, float temperature, float topP, int topK, Long seed,
                          List<String> stops, float frequencyPenalty, float presencePenalty, int logprobs,
-                         boolean stream, boolean includeUsage) {
+                         boolean stream, boolean includeUsage, boolean ignoreEos) {
     static final int MAX_LOGPROBS = 5, MAX_STOPS = 4, DEFAULT_MAX_TOKENS = 16;
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -111,7 +112,7 @@ record CompletionRequest(int[] prompt, int maxTokens, float temperature, float t
             string(root, "user");   // checked for its type, otherwise unused
         }
         return new CompletionRequest(prompt, maxTokens, temperature, topP, topK, seed, stops(root.get("stop")),
-                frequencyPenalty, presencePenalty, logprobs, stream, includeUsage);
+                frequencyPenalty, presencePenalty, logprobs, stream, includeUsage, bool(root, "ignore_eos", false));
     }
 
     /** A string, an array of token ids, or an array holding one of these (OpenAI's batch of one). */
