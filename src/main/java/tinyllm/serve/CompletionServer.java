@@ -3,12 +3,16 @@ package tinyllm.serve;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -52,6 +56,7 @@ public final class CompletionServer implements AutoCloseable {
     private final ServerMetrics metrics = new ServerMetrics();
     private final Scheduler scheduler;
     private final WebServer server;
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     private CompletionServer(Model model, String modelName, Options options) {
         this.model = model;
@@ -113,11 +118,14 @@ public final class CompletionServer implements AutoCloseable {
         return drained;
     }
 
+    /** Stops at once: requests still running fail. Idempotent. */
     @Override
     public void close() {
-        scheduler.stopAccepting();
-        scheduler.close();
-        server.stop();
+        if (closed.compareAndSet(false, true)) {
+            scheduler.stopAccepting();
+            scheduler.close();
+            server.stop();
+        }
     }
 
     private void routing(HttpRouting.Builder routing) {
@@ -287,7 +295,7 @@ public final class CompletionServer implements AutoCloseable {
                 }
                 c.awaitProgress(sent, WAIT_NANOS);
             }
-        } catch (UncheckedIOException | IllegalStateException e) {
+        } catch (UncheckedIOException e) {
             c.cancelled = true;   // the client went away: nothing more to write
         } catch (RuntimeException e) {
             c.cancelled = true;
@@ -303,7 +311,7 @@ public final class CompletionServer implements AutoCloseable {
             data[0] = ' ';
             System.arraycopy(json, 0, data, 1, json.length);
             sink.emit(SseEvent.create(data));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
     }
@@ -351,8 +359,8 @@ public final class CompletionServer implements AutoCloseable {
     private String tokenText(int token) {
         byte[] bytes = tokenizer.bytes(token);
         try {
-            return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
-        } catch (java.nio.charset.CharacterCodingException e) {
+            return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString();
+        } catch (CharacterCodingException e) {
             StringBuilder text = new StringBuilder("bytes:");
             for (byte b : bytes) {
                 text.append(String.format("\\x%02x", b & 0xFF));
@@ -367,7 +375,7 @@ public final class CompletionServer implements AutoCloseable {
         res.header(HeaderNames.CONTENT_TYPE, "application/json");
         try {
             res.send(JSON.writeValueAsBytes(body));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
     }

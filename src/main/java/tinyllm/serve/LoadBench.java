@@ -12,9 +12,12 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.stream.Stream;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -61,7 +64,7 @@ public final class LoadBench {
             long[] arrivals;
             try {
                 arrivals = f.get();
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (ExecutionException e) {
                 throw new TinyLlmException("a client failed: " + e.getCause().getMessage(), e.getCause());
             }
             // arrivals[0] = send time, then one arrival per token
@@ -75,12 +78,12 @@ public final class LoadBench {
 
     /** One streaming request; returns its send time and the arrival time of each token's event (nanoTime). */
     private long[] stream(String prompt, int newTokens) throws IOException, InterruptedException {
-        String body = JSON.writeValueAsString(java.util.Map.of("model", model, "prompt", prompt, "max_tokens", newTokens,
+        String body = JSON.writeValueAsString(Map.of("model", model, "prompt", prompt, "max_tokens", newTokens,
                 "temperature", 0, "stream", true, "ignore_eos", true));
         HttpRequest request = HttpRequest.newBuilder(completions).timeout(timeout).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build();
         long sent = System.nanoTime();
-        HttpResponse<java.util.stream.Stream<String>> response = client.send(request, HttpResponse.BodyHandlers.ofLines());
+        HttpResponse<Stream<String>> response = client.send(request, HttpResponse.BodyHandlers.ofLines());
         if (response.statusCode() != 200) {
             throw new IOException("HTTP " + response.statusCode() + ": " + String.join("", response.body().toList()));
         }

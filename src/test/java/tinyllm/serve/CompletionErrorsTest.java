@@ -3,6 +3,8 @@ package tinyllm.serve;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
+import com.fasterxml.jackson.databind.JsonNode;
+
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -38,7 +40,7 @@ class CompletionErrorsTest {
     }
 
     /** Posts {@code body}; asserts the status and OpenAI's error shape; returns the error object. */
-    static com.fasterxml.jackson.databind.JsonNode error(String body, int status, String param, String code) throws Exception {
+    static JsonNode error(String body, int status, String param, String code) throws Exception {
         Http.Reply r = Http.post(server, body);
         assertEquals(status, r.status(), r.json().toString());
         var error = r.json().path("error");
