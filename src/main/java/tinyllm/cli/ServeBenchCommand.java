@@ -94,12 +94,13 @@ final class ServeBenchCommand implements Callable<Integer> {
         LoadBench bench = new LoadBench(base, name, Duration.ofSeconds(timeoutSeconds));
         out.printf("warming up: %d streams of 16 tokens ...%n", most);
         bench.run(most, 16);
+        out.printf("then %s concurrent streams of %d tokens each:%n", clients, tokens);
         List<LoadBench.Level> levels = new ArrayList<>();
+        LoadBench.printHeader(out);
         for (int n : clients) {
-            out.printf("%d concurrent streams of %d tokens ...%n", n, tokens);
             levels.add(bench.run(n, tokens));
+            LoadBench.printRow(levels.getLast(), levels.getFirst(), out);
         }
-        LoadBench.print(levels, out);
         write(levels);
         return 0;
     }

@@ -82,12 +82,7 @@ final class ServeCommand implements Callable<Integer> {
                 Math.max(stepTokens, maxBatch), CompletionServer.Options.defaults().maxBodyBytes());
         try (Model m = Model.open(model, threadCount)) {
             String name = model.getFileName().toString().replaceFirst("\\.bin$", "");
-            CompletionServer server;
-            try {
-                server = CompletionServer.start(m, name, options);
-            } catch (RuntimeException e) {
-                throw new TinyLlmException("cannot serve on " + host + ":" + port + ": " + e.getMessage(), e);
-            }
+            CompletionServer server = CompletionServer.start(m, name, options);
             CountDownLatch stopped = new CountDownLatch(1);
             Runnable drain = () -> {
                 out.println("tinyllm serve: shutting down: no new requests, waiting up to " + drainSeconds + " s for running ones");
@@ -95,7 +90,8 @@ final class ServeCommand implements Callable<Integer> {
                 out.println(drained ? "tinyllm serve: stopped" : "tinyllm serve: stopped, cutting off requests still running");
                 stopped.countDown();
             };
-            // Handled here rather than by a shutdown hook, so that a drained server exits 0, not 143.
+            // Handled here rather than by a shutdown hook, so that a drained server exits 0, not 143. sun.misc.Signal
+            // (module jdk.unsupported) is the JDK's only way to do so; javac warns that it is internal.
             for (String signal : new String[] {"TERM", "INT"}) {
                 Signal.handle(new Signal(signal), s -> Thread.ofPlatform().name("tinyllm-shutdown").start(drain));
             }

@@ -2,7 +2,10 @@ package tinyllm.serve;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
@@ -18,13 +21,12 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import io.helidon.http.HeaderNames;
-import io.helidon.http.sse.SseEvent;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
-import io.helidon.webserver.sse.SseSink;
 
+import tinyllm.TinyLlmException;
 import tinyllm.api.Model;
 import tinyllm.tokenizer.GPT2Tokenizer;
 
@@ -45,6 +47,9 @@ public final class CompletionServer implements AutoCloseable {
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final byte[] DATA = "data: ".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] END_OF_EVENT = "\n\n".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
     /** How long a waiting handler sleeps between looks at a stalled request: bounds a lost wake-up, nothing else. */
     private static final long WAIT_NANOS = TimeUnit.SECONDS.toNanos(1);
 
@@ -72,14 +77,29 @@ public final class CompletionServer implements AutoCloseable {
                     .routing(this::routing)
                     .build()
                     .start();
+            if (!server.isRunning()) {
+                throw new TinyLlmException("cannot listen on " + options.host() + ":" + options.port()
+                        + " (in use, or not an address of this machine)");
+            }
         } catch (RuntimeException e) {
             scheduler.close();
             throw e;
         }
     }
 
-    /** Starts serving {@code model} as {@code modelName}; returns once the port is open and the engine ready. */
+    /**
+     * Starts serving {@code model} as {@code modelName}; returns once the port is open and the engine ready.
+     *
+     * @throws TinyLlmException when the address cannot be listened on
+     */
     public static CompletionServer start(Model model, String modelName, Options options) {
+        // Tried first, so that a port in use is one line for the user, not the web server's logged stack trace.
+        try (ServerSocket probe = new ServerSocket()) {
+            probe.setReuseAddress(true);
+            probe.bind(new InetSocketAddress(options.host(), options.port()));
+        } catch (IOException e) {
+            throw new TinyLlmException("cannot listen on " + options.host() + ":" + options.port() + ": " + e.getMessage());
+        }
         return new CompletionServer(model, modelName, options);
     }
 
@@ -243,7 +263,9 @@ public final class CompletionServer implements AutoCloseable {
      */
     private void stream(ServerResponse res, Completion c, String id, long createdAt) {
         metrics.request(200);
-        try (SseSink sink = res.sink(SseSink.TYPE)) {
+        res.header(HeaderNames.CONTENT_TYPE, "text/event-stream");
+        res.header(HeaderNames.CACHE_CONTROL, "no-cache");
+        try (OutputStream sink = res.outputStream()) {
             int sent = 0, textSent = 0, charsSent = 0;
             while (true) {
                 Completion.Finish finish = c.finished();   // read before published: once set, published is final
@@ -290,12 +312,13 @@ public final class CompletionServer implements AutoCloseable {
                             send(sink, usage);
                         }
                     }
-                    sink.emit(SseEvent.create(" [DONE]".getBytes(StandardCharsets.UTF_8)));
+                    sink.write(DONE);
+                    sink.flush();
                     return;
                 }
                 c.awaitProgress(sent, WAIT_NANOS);
             }
-        } catch (UncheckedIOException e) {
+        } catch (IOException | UncheckedIOException e) {
             c.cancelled = true;   // the client went away: nothing more to write
         } catch (RuntimeException e) {
             c.cancelled = true;
@@ -303,17 +326,16 @@ public final class CompletionServer implements AutoCloseable {
         }
     }
 
-    /** OpenAI's stream has a space after "data:"; SSE drops one such space, and some clients split on "data: ". */
-    private static void send(SseSink sink, ObjectNode event) {
-        try {
-            byte[] json = JSON.writeValueAsBytes(event);
-            byte[] data = new byte[json.length + 1];
-            data[0] = ' ';
-            System.arraycopy(json, 0, data, 1, json.length);
-            sink.emit(SseEvent.create(data));
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
+    /**
+     * One server-sent event, {@code data: {...}} and a blank line, flushed at once. Written by hand rather than
+     * with Helidon's SSE sink, which refuses requests whose Accept header does not name text/event-stream (the
+     * OpenAI clients send application/json) and writes "data:" without OpenAI's space.
+     */
+    private static void send(OutputStream sink, ObjectNode event) throws IOException {
+        sink.write(DATA);
+        sink.write(JSON.writeValueAsBytes(event));
+        sink.write(END_OF_EVENT);
+        sink.flush();
     }
 
     private ObjectNode head(String id, long createdAt) {

@@ -107,14 +107,15 @@ public final class LoadBench {
         return sorted[Math.max(0, rank - 1)];
     }
 
-    /** The table: one row per level, with its aggregate speed as a multiple of the first level's (N = 1). */
-    public static void print(List<Level> levels, PrintStream out) {
+    /** The table's header; then {@link #printRow} for each level as it completes. */
+    public static void printHeader(PrintStream out) {
         out.println("streams  tokens  seconds  tokens/s  vs first  TTFT p50 ms  TTFT p99 ms  ITL p50 ms  ITL p99 ms");
-        double base = levels.getFirst().tokensPerSecond();
-        for (Level l : levels) {
-            out.printf(Locale.ROOT, "%7d  %6d  %7.1f  %8.1f  %7.2fx  %11.0f  %11.0f  %10.1f  %10.1f%n",
-                    l.clients(), l.tokens(), l.seconds(), l.tokensPerSecond(), l.tokensPerSecond() / base,
-                    l.ttftP50(), l.ttftP99(), l.itlP50(), l.itlP99());
-        }
+    }
+
+    /** One level, its aggregate speed also as a multiple of the first level's (N = 1). */
+    public static void printRow(Level l, Level first, PrintStream out) {
+        out.printf(Locale.ROOT, "%7d  %6d  %7.1f  %8.1f  %7.2fx  %11.0f  %11.0f  %10.1f  %10.1f%n",
+                l.clients(), l.tokens(), l.seconds(), l.tokensPerSecond(), l.tokensPerSecond() / first.tokensPerSecond(),
+                l.ttftP50(), l.ttftP99(), l.itlP50(), l.itlP99());
     }
 }

@@ -87,6 +87,7 @@ final class Http {
 
     private static HttpRequest.Builder request(CompletionServer server, String path) {
         return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path)).timeout(TIMEOUT)
-                .header("Content-Type", "application/json");
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/json");   // as the OpenAI clients send it, streams too
     }
 }
