@@ -1,6 +1,5 @@
 package tinyllm.api;
 
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 import tinyllm.TinyLlmException;
@@ -75,12 +74,9 @@ public final class Generator {
     private final TokenChooser chooser;
     private final TextStream text;
     private final boolean stopAtEndOfText;
-    private final byte[][] stops;
-    private final byte[] recent;   // the last bytes of text, as a ring, for the stop strings
+    private final StopStrings stops;
     private final byte[] chunk;
     private final Result result = new Result();
-    private int recentEnd;
-    private long recentCount;
 
     /**
      * @param chooser         greedy, a sampler, or your own
@@ -91,16 +87,7 @@ public final class Generator {
         this.chooser = chooser;
         this.text = new TextStream(tokenizer);
         this.stopAtEndOfText = stopAtEndOfText;
-        this.stops = new byte[stopStrings.size()][];
-        int longest = 1;
-        for (int i = 0; i < stops.length; i++) {
-            if (stopStrings.get(i).isEmpty()) {
-                throw new TinyLlmException("a stop string cannot be empty");
-            }
-            stops[i] = stopStrings.get(i).getBytes(StandardCharsets.UTF_8);
-            longest = Math.max(longest, stops[i].length);
-        }
-        this.recent = new byte[longest];
+        this.stops = new StopStrings(stopStrings);
         this.chunk = new byte[text.maxBytesPerCall()];
     }
 
@@ -129,7 +116,7 @@ public final class Generator {
                     + " new tokens exceeds the model's context of " + session.contextLength() + " tokens");
         }
         text.reset();
-        recentCount = 0;
+        stops.reset();
         int vocab = session.config().vocabSize();
         long start = System.nanoTime();
         session.prefill(prompt, 0, prompt.length);
@@ -155,7 +142,7 @@ public final class Generator {
                 listener.onToken(produced, token, chunk, bytes);
             }
             produced++;
-            if (endsWithStop(chunk, bytes)) {
+            if (stops.feed(chunk, 0, bytes) >= 0) {
                 reason = StopReason.STOP_STRING;
                 break;
             }
@@ -172,31 +159,5 @@ public final class Generator {
         result.decodeNanos = decodeNanos;
         result.decodeSteps = Math.max(0, produced - 1);
         return result;
-    }
-
-    /** Appends the new bytes to the ring of recent text; true as soon as the text ends with a stop string. */
-    private boolean endsWithStop(byte[] bytes, int count) {
-        boolean found = false;
-        for (int i = 0; i < count && !found; i++) {
-            recent[recentEnd] = bytes[i];
-            recentEnd = (recentEnd + 1) % recent.length;
-            recentCount++;
-            for (byte[] stop : stops) {
-                if (recentCount >= stop.length && endsWith(stop)) {
-                    found = true;
-                    break;
-                }
-            }
-        }
-        return found;
-    }
-
-    private boolean endsWith(byte[] stop) {
-        for (int k = 1; k <= stop.length; k++) {
-            if (recent[Math.floorMod(recentEnd - k, recent.length)] != stop[stop.length - k]) {
-                return false;
-            }
-        }
-        return true;
     }
 }

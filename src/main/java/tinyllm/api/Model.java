@@ -81,6 +81,11 @@ public final class Model implements AutoCloseable {
         return new Session(config(), new Forward(config(), weights, pool));
     }
 
+    /** A runner of batched steps of at most {@code maxRows} rows over many sequences (contract C4). */
+    public BatchRunner newBatchRunner(int maxRows) {
+        return new BatchRunner(this, maxRows);
+    }
+
     @Override
     public void close() {
         pool.close();

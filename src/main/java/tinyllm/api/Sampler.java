@@ -7,6 +7,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
 import tinyllm.TinyLlmException;
+import tinyllm.kernels.Softmax;
 
 import static tinyllm.kernels.Simd.F;
 import static tinyllm.kernels.Simd.FLOAT;
@@ -45,6 +46,7 @@ public final class Sampler implements TokenChooser {
     // positive floats, whose bits order like the floats, and ~token makes the lower id the larger key on a
     // tie, so comparing two keys compares the candidates by probability, then by id.
     private final long[] nucleus;
+    private final double[] total = new double[1];
 
     /**
      * @param vocabSize   V, the most logits {@link #choose} will be given
@@ -211,30 +213,8 @@ public final class Sampler implements TokenChooser {
 
     /** allWeights[0..V) = the weights of logits[0..V); returns their sum. */
     private double softmaxAll(MemorySegment logits, int V) {
-        int upper = F.loopBound(V);
-        FloatVector maxVector = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-        int i = 0;
-        for (; i < upper; i += F.length()) {
-            maxVector = maxVector.max(FloatVector.fromMemorySegment(F, logits, (long) i * Float.BYTES, LE));
-        }
-        float max = maxVector.reduceLanes(VectorOperators.MAX);
-        for (; i < V; i++) {
-            max = Math.max(max, logits.get(FLOAT, (long) i * Float.BYTES));
-        }
-        FloatVector sumVector = FloatVector.zero(F);
-        for (i = 0; i < upper; i += F.length()) {
-            FloatVector weight = FloatVector.fromMemorySegment(F, logits, (long) i * Float.BYTES, LE)
-                    .sub(max).mul(inverseTemperature).lanewise(VectorOperators.EXP);
-            weight.intoArray(allWeights, i);
-            sumVector = sumVector.add(weight);
-        }
-        double total = sumVector.reduceLanes(VectorOperators.ADD);
-        for (; i < V; i++) {
-            float weight = (float) Math.exp((logits.get(FLOAT, (long) i * Float.BYTES) - max) * inverseTemperature);
-            allWeights[i] = weight;
-            total += weight;
-        }
-        return checkedTotal(total);
+        Softmax.weights(logits, V, inverseTemperature, allWeights, total);
+        return checkedTotal(total[0]);
     }
 
     /** A NaN logit, an infinite one (inf - inf) or logits all -inf make the sum NaN; otherwise it is about 1 to V. */

@@ -17,7 +17,7 @@ import tinyllm.kernels.Simd;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "GPT-2 inference on the CPU: memory-mapped llm.c checkpoints, Vector API kernels.",
-        subcommands = {GenerateCommand.class, DownloadCommand.class, ConvertCommand.class, SyntheticCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, DownloadCommand.class, ConvertCommand.class, SyntheticCommand.class, BenchCommand.class, ServeCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** Exit codes: 0 done, 1 the input or the environment was wrong, 2 the command line was wrong. */
     public static final int EXIT_ERROR = 1, EXIT_USAGE = 2;
@@ -27,7 +27,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "name a command: generate, download, convert, synthetic or bench");
+        throw new CommandLine.ParameterException(spec.commandLine(), "name a command: generate, download, convert, synthetic, bench or serve");
     }
 
     public static void main(String[] args) {
@@ -84,6 +84,8 @@ public final class Main implements Runnable {
             if (cls == SyntheticCommand.class) return cls.cast(new SyntheticCommand(out));
             if (cls == BenchCommand.class) return cls.cast(new BenchCommand(out));
             if (cls == ConvertCommand.class) return cls.cast(new ConvertCommand(out));
+            if (cls == ServeCommand.class) return cls.cast(new ServeCommand(out));
+            if (cls == ServeBenchCommand.class) return cls.cast(new ServeBenchCommand(out));
             if (cls == DownloadCommand.class) return cls.cast(new DownloadCommand(out, terminal));
             return CommandLine.defaultFactory().create(cls);
         }

@@ -17,6 +17,14 @@ public record GPT2Config(int maxSeqLen, int vocabSize, int vocabPadded, int laye
         return channels / heads;
     }
 
+    /**
+     * The one context rule: a prompt of {@code promptTokens} can be continued by {@code newTokens} tokens.
+     * The last new token is chosen but never fed, so it takes no place in the cache: prompt + new - 1 <= maxT.
+     */
+    public boolean fits(long promptTokens, long newTokens) {
+        return promptTokens >= 1 && newTokens >= 1 && promptTokens + newTokens - 1 <= maxSeqLen();
+    }
+
     /** Elements of each of llm.c's 16 parameter tensors, in file order. All in long: see {@link ParameterLayout}. */
     public ParameterLayout layout() {
         return ParameterLayout.of(this);

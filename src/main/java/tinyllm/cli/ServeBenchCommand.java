@@ -1,0 +1,135 @@
+package tinyllm.cli;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import tinyllm.TinyLlmException;
+import tinyllm.api.Model;
+import tinyllm.serve.CompletionServer;
+import tinyllm.serve.LoadBench;
+
+/** {@code tinyllm bench serve}: load on the HTTP server from 1, 4 and 16 concurrent streams. */
+@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Measure the server under 1, 4 and 16 concurrent streaming clients.",
+                "Starts `tinyllm serve` in this process on a free loopback port (or drives",
+                "--url), warms it up, then for each level sends one request per client",
+                "(a short prompt, 128 new tokens) and prints aggregate tokens/s, its",
+                "ratio to one stream, time to first token and inter-token latency."},
+        footer = {"", "Example:", "  tinyllm synthetic --shape 124M && tinyllm bench serve --model weights/synthetic-124M.bin"})
+final class ServeBenchCommand implements Callable<Integer> {
+    @Option(names = "--model", paramLabel = "FILE", defaultValue = GenerateCommand.DEFAULT_MODEL,
+            description = "Checkpoint to serve (default: ${DEFAULT-VALUE}); ignored with --url.")
+    Path model;
+
+    @Option(names = "--url", paramLabel = "URL", description = "Drive a server already running, e.g. http://127.0.0.1:8000.")
+    URI url;
+
+    @Option(names = "--clients", paramLabel = "N", split = ",", defaultValue = "1,4,16",
+            description = "Concurrent streams of each level (default: ${DEFAULT-VALUE}).")
+    List<Integer> clients;
+
+    @Option(names = "--tokens", paramLabel = "N", defaultValue = "128", description = "New tokens per request (default: ${DEFAULT-VALUE}).")
+    int tokens;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Engine worker threads (default: all available processors).")
+    Integer threads;
+
+    @Option(names = "--timeout", paramLabel = "S", defaultValue = "600", description = "Seconds one request may take (default: ${DEFAULT-VALUE}).")
+    int timeoutSeconds;
+
+    @Option(names = "--json", paramLabel = "FILE", defaultValue = "target/bench/serve.json",
+            description = "Where to write the figures as JSON (default: ${DEFAULT-VALUE}).")
+    Path json;
+
+    @Option(names = "--verbose", description = "Print stack traces with errors.")
+    boolean verbose;
+
+    private final PrintStream out;
+
+    ServeBenchCommand(PrintStream out) {
+        this.out = out;
+    }
+
+    @Override
+    public Integer call() throws InterruptedException {
+        if (tokens < 1 || clients.stream().anyMatch(n -> n < 1)) {
+            throw new TinyLlmException("--tokens and every --clients level must be at least 1");
+        }
+        int most = clients.stream().mapToInt(Integer::intValue).max().orElse(1);
+        if (url != null) {
+            return bench(url, name(url), most);
+        }
+        if (!Files.exists(model)) {
+            throw new TinyLlmException("no model at " + model + ": pass --model FILE (./tinyllm synthetic --shape 124M writes one)");
+        }
+        int threadCount = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        try (Model m = Model.open(model, threadCount)) {
+            String name = model.getFileName().toString().replaceFirst("\\.bin$", "");
+            CompletionServer server = CompletionServer.start(m, name,
+                    new CompletionServer.Options("127.0.0.1", 0, most, most, Math.max(256, most), 1 << 20));
+            try {
+                out.printf("bench serve: %s, %d threads, server on 127.0.0.1:%d (in this process)%n", name, m.threads(), server.port());
+                return bench(URI.create("http://127.0.0.1:" + server.port()), name, most);
+            } finally {
+                server.close();
+            }
+        }
+    }
+
+    private int bench(URI base, String name, int most) throws InterruptedException {
+        LoadBench bench = new LoadBench(base, name, Duration.ofSeconds(timeoutSeconds));
+        out.printf("warming up: %d streams of 16 tokens ...%n", most);
+        bench.run(most, 16);
+        out.printf("then %s concurrent streams of %d tokens each:%n", clients, tokens);
+        List<LoadBench.Level> levels = new ArrayList<>();
+        LoadBench.printHeader(out);
+        for (int n : clients) {
+            levels.add(bench.run(n, tokens));
+            LoadBench.printRow(levels.getLast(), levels.getFirst(), out);
+        }
+        write(levels);
+        return 0;
+    }
+
+    /** The model a running server serves, from its /v1/models. */
+    private static String name(URI base) {
+        try {
+            var response = java.net.http.HttpClient.newHttpClient().send(
+                    java.net.http.HttpRequest.newBuilder(base.resolve("/v1/models")).timeout(Duration.ofSeconds(10)).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            return new ObjectMapper().readTree(response.body()).path("data").path(0).path("id").asText();
+        } catch (IOException e) {
+            throw new TinyLlmException("cannot reach " + base + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new TinyLlmException("interrupted");
+        }
+    }
+
+    private void write(List<LoadBench.Level> levels) {
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("new_tokens_per_request", tokens);
+        report.put("levels", levels);
+        try {
+            if (json.getParent() != null) Files.createDirectories(json.getParent());
+            Files.writeString(json, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(report));
+            out.println("figures written to " + json);
+        } catch (IOException e) {
+            throw new TinyLlmException("cannot write " + json + ": " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,104 @@
+package tinyllm.cli;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import sun.misc.Signal;
+
+import tinyllm.TinyLlmException;
+import tinyllm.api.Model;
+import tinyllm.serve.CompletionServer;
+
+/** {@code tinyllm serve}: an OpenAI-compatible completions server, all requests batched into one forward pass per step. */
+@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Serve a model over HTTP with OpenAI's completions API.",
+                "Running requests are batched: each engine step runs one forward pass",
+                "for all of them. SIGTERM or Ctrl-C stops taking requests (503), lets",
+                "running ones finish (see --drain-seconds) and exits 0."},
+        footer = {"", "Example:", "  tinyllm serve --model weights/gpt2-124M.bin --port 8000",
+                "  curl -s localhost:8000/v1/completions -H 'Content-Type: application/json' \\",
+                "       -d '{\"prompt\": \"Once upon a time\", \"max_tokens\": 20, \"temperature\": 0}'"})
+final class ServeCommand implements Callable<Integer> {
+    @Option(names = "--model", paramLabel = "FILE", defaultValue = GenerateCommand.DEFAULT_MODEL,
+            description = "llm.c checkpoint to serve, fp32 or bf16 (default: ${DEFAULT-VALUE}).")
+    Path model;
+
+    @Option(names = "--host", paramLabel = "ADDRESS", defaultValue = "127.0.0.1",
+            description = "Address to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for every interface).")
+    String host;
+
+    @Option(names = "--port", paramLabel = "N", defaultValue = "8000", description = "Port (default: ${DEFAULT-VALUE}; 0 picks a free one).")
+    int port;
+
+    @Option(names = "--max-batch", paramLabel = "N", defaultValue = "16",
+            description = "Requests running at once, each in its own KV-cache slot (default: ${DEFAULT-VALUE}).")
+    int maxBatch;
+
+    @Option(names = "--max-queue", paramLabel = "N", defaultValue = "64",
+            description = "Requests waiting for a slot; beyond, HTTP 429 (default: ${DEFAULT-VALUE}).")
+    int maxQueue;
+
+    @Option(names = "--step-tokens", paramLabel = "N", defaultValue = "256",
+            description = "Rows of one engine step: decode rows plus prompt chunks (default: ${DEFAULT-VALUE}).")
+    int stepTokens;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all available processors).")
+    Integer threads;
+
+    @Option(names = "--drain-seconds", paramLabel = "S", defaultValue = "30",
+            description = "On shutdown, how long running requests may take to finish (default: ${DEFAULT-VALUE}).")
+    int drainSeconds;
+
+    @Option(names = "--verbose", description = "Print stack traces with errors.")
+    boolean verbose;
+
+    private final PrintStream out;
+
+    ServeCommand(PrintStream out) {
+        this.out = out;
+    }
+
+    @Override
+    public Integer call() throws InterruptedException {
+        if (model.equals(Path.of(GenerateCommand.DEFAULT_MODEL)) && !Files.exists(model)) {
+            throw new TinyLlmException("no model at " + GenerateCommand.DEFAULT_MODEL + ": pass --model FILE "
+                    + "(./tinyllm synthetic --shape 124M writes a random one)");
+        }
+        if (port < 0 || port > 65535) {
+            throw new TinyLlmException("--port must be between 0 and 65535, got " + port);
+        }
+        if (drainSeconds < 0) {
+            throw new TinyLlmException("--drain-seconds must be 0 or more, got " + drainSeconds);
+        }
+        int threadCount = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        CompletionServer.Options options = new CompletionServer.Options(host, port, maxBatch, maxQueue,
+                Math.max(stepTokens, maxBatch), CompletionServer.Options.defaults().maxBodyBytes());
+        try (Model m = Model.open(model, threadCount)) {
+            String name = model.getFileName().toString().replaceFirst("\\.bin$", "");
+            CompletionServer server = CompletionServer.start(m, name, options);
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runnable drain = () -> {
+                out.println("tinyllm serve: shutting down: no new requests, waiting up to " + drainSeconds + " s for running ones");
+                boolean drained = server.shutdown(Duration.ofSeconds(drainSeconds));
+                out.println(drained ? "tinyllm serve: stopped" : "tinyllm serve: stopped, cutting off requests still running");
+                stopped.countDown();
+            };
+            // Handled here rather than by a shutdown hook, so that a drained server exits 0, not 143. sun.misc.Signal
+            // (module jdk.unsupported) is the JDK's only way to do so; javac warns that it is internal.
+            for (String signal : new String[] {"TERM", "INT"}) {
+                Signal.handle(new Signal(signal), s -> Thread.ofPlatform().name("tinyllm-shutdown").start(drain));
+            }
+            out.printf("tinyllm serve: %s on http://%s:%d/v1 (max batch %d, queue %d, %d threads)%n",
+                    name, host, server.port(), maxBatch, maxQueue, m.threads());
+            stopped.await();
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,151 @@
+package tinyllm.serve;
+
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import tinyllm.Fixtures;
+import tinyllm.api.Model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Every bad request gets OpenAI's error shape with the right status, type, param and code, and a message that
+ * names the problem; never a stack trace, and the server goes on serving. On micro.bin: V = 500, context 64.
+ */
+@Timeout(60)
+class CompletionErrorsTest {
+    static final int BODY_LIMIT = 4096;
+    static Model model;
+    static CompletionServer server;
+
+    @BeforeAll
+    static void start() {
+        model = Http.open(Fixtures.path("micro.bin"));
+        server = Http.serve(model, 2, 4, 16, BODY_LIMIT);
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+        model.close();
+    }
+
+    /** Posts {@code body}; asserts the status and OpenAI's error shape; returns the error object. */
+    static JsonNode error(String body, int status, String param, String code) throws Exception {
+        Http.Reply r = Http.post(server, body);
+        assertEquals(status, r.status(), r.json().toString());
+        var error = r.json().path("error");
+        assertTrue(error.isObject(), r.json().toString());
+        assertFalse(error.path("message").asText().isBlank());
+        assertFalse(error.path("message").asText().contains("\tat "), "no stack trace");
+        assertFalse(error.path("type").asText().isBlank());
+        assertTrue(error.has("param") && error.has("code"), "every field present, null if unused");
+        assertEquals(param, error.path("param").isNull() ? null : error.path("param").asText(), error.toString());
+        assertEquals(code, error.path("code").isNull() ? null : error.path("code").asText(), error.toString());
+        return error;
+    }
+
+    @Test
+    void malformedJsonIs400() throws Exception {
+        error("{\"prompt\": [1, 2", 400, null, null);
+        error("[1, 2, 3]", 400, null, null);
+        error("", 400, null, null);
+    }
+
+    @Test
+    void wrongTypesName400TheParameter() throws Exception {
+        error("{\"prompt\": [1], \"max_tokens\": \"ten\"}", 400, "max_tokens", null);
+        error("{\"prompt\": [1], \"temperature\": \"hot\"}", 400, "temperature", null);
+        error("{\"prompt\": [1], \"stream\": 1}", 400, "stream", null);
+        error("{\"prompt\": [1], \"logprobs\": true}", 400, "logprobs", null);
+        error("{\"prompt\": [1], \"stop\": 7}", 400, "stop", null);
+        error("{\"prompt\": 42}", 400, "prompt", null);
+        error("{\"prompt\": [1, \"two\"]}", 400, "prompt", null);
+    }
+
+    @Test
+    void unknownFieldsAreIgnored() throws Exception {
+        Http.Reply r = Http.post(server, "{\"prompt\": [1, 2], \"max_tokens\": 2, \"temperature\": 0, \"no_such_field\": {\"x\": 1}}");
+        assertEquals(200, r.status(), r.json().toString());
+        assertEquals(2, r.json().path("usage").path("completion_tokens").asInt());
+    }
+
+    @Test
+    void outOfRangeSettingsAre400() throws Exception {
+        error("{\"prompt\": [1], \"max_tokens\": 0}", 400, "max_tokens", null);
+        error("{\"prompt\": [1], \"temperature\": -0.5}", 400, "temperature", null);
+        error("{\"prompt\": [1], \"top_p\": 0}", 400, "top_p", null);
+        error("{\"prompt\": [1], \"top_p\": 1.5}", 400, "top_p", null);
+        error("{\"prompt\": [1], \"logprobs\": 6}", 400, "logprobs", null);
+        error("{\"prompt\": [1], \"frequency_penalty\": 3}", 400, "frequency_penalty", null);
+        error("{\"prompt\": [1], \"stop\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}", 400, "stop", null);
+    }
+
+    @Test
+    void severalChoicesAreRefusedAsUnsupported() throws Exception {
+        var error = error("{\"prompt\": [1], \"n\": 2}", 400, "n", "unsupported_parameter");
+        assertTrue(error.path("message").asText().contains("not supported"), error.toString());
+        error("{\"prompt\": [1], \"best_of\": 3}", 400, "best_of", "unsupported_parameter");
+    }
+
+    @Test
+    void tokenIdsOutOfTheVocabularyAre400() throws Exception {
+        var error = error("{\"prompt\": [1, 500]}", 400, "prompt", null);
+        assertTrue(error.path("message").asText().contains("500"), error.toString());
+        error("{\"prompt\": [-1]}", 400, "prompt", null);
+    }
+
+    @Test
+    void promptAndMaxTokensBeyondTheContextNameBothNumbers() throws Exception {
+        String prompt = IntStream.range(0, 60).mapToObj(Integer::toString).collect(Collectors.joining(","));
+        var error = error("{\"prompt\": [" + prompt + "], \"max_tokens\": 10}", 400, "max_tokens", "context_length_exceeded");
+        String message = error.path("message").asText();
+        assertTrue(message.contains("60") && message.contains("10") && message.contains("64"), message);
+        // The one context rule: the last new token is never fed, so 60 + 5 - 1 = 64 fits exactly.
+        assertEquals(200, Http.post(server, "{\"prompt\": [" + prompt + "], \"max_tokens\": 5, \"temperature\": 0}").status());
+    }
+
+    @Test
+    void anEmptyPromptIs400() throws Exception {
+        error("{\"prompt\": \"\"}", 400, "prompt", null);
+        error("{\"prompt\": []}", 400, "prompt", null);
+        error("{\"max_tokens\": 3}", 400, "prompt", null);
+    }
+
+    @Test
+    void aBodyOverTheLimitIs413() throws Exception {
+        String prompt = "1,".repeat(BODY_LIMIT) + "1";
+        error("{\"prompt\": [" + prompt + "]}", 413, null, "request_too_large");
+    }
+
+    @Test
+    void aWrongModelNameIs404() throws Exception {
+        var error = error("{\"model\": \"gpt-4\", \"prompt\": [1]}", 404, "model", "model_not_found");
+        assertTrue(error.path("message").asText().contains("gpt-4"), error.toString());
+    }
+
+    @Test
+    void anUnknownPathIs404InTheSameShape() throws Exception {
+        var r = Http.get(server, "/v1/chat/nothing");
+        assertEquals(404, r.statusCode());
+        assertTrue(Http.JSON.readTree(r.body()).path("error").isObject(), r.body());
+    }
+
+    @Test
+    void theServerServesOnAfterBadRequests() throws Exception {
+        error("{{{", 400, null, null);
+        error("{\"prompt\": [1], \"n\": 5}", 400, "n", "unsupported_parameter");
+        Http.Reply ok = Http.post(server, "{\"prompt\": [10, 200], \"max_tokens\": 3, \"temperature\": 0}");
+        assertEquals(200, ok.status());
+        assertEquals(200, Http.get(server, "/health").statusCode());
+    }
+}
