@@ -4,7 +4,9 @@ import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -61,7 +63,12 @@ public final class Main implements Runnable {
 
     /** Runs the command line in process, as tests do; returns the exit code. */
     public static int run(String[] args, PrintStream out, PrintStream err, Terminal terminal) {
-        Factory factory = new Factory(out, err, terminal);
+        return run(args, out, err, terminal, Path.of(GenerateCommand.DEFAULT_MODEL), null);
+    }
+
+    /** As above, with another default model and hub to fetch it from (tests of the first run). */
+    static int run(String[] args, PrintStream out, PrintStream err, Terminal terminal, Path defaultModel, URI hub) {
+        Factory factory = new Factory(out, err, terminal, defaultModel, hub);
         CommandLine cli = new CommandLine(new Main(), factory);
         for (Class<?> command : commandsFor(args)) {
             cli.addSubcommand(new CommandLine(command, factory));
@@ -109,10 +116,10 @@ public final class Main implements Runnable {
     }
 
     /** Subcommands get the output stream and terminal of this run, so tests can capture them. */
-    private record Factory(PrintStream out, PrintStream err, Terminal terminal) implements CommandLine.IFactory {
+    private record Factory(PrintStream out, PrintStream err, Terminal terminal, Path defaultModel, URI hub) implements CommandLine.IFactory {
         @Override
         public <K> K create(Class<K> cls) throws Exception {
-            if (cls == GenerateCommand.class) return cls.cast(new GenerateCommand(out, err, terminal));
+            if (cls == GenerateCommand.class) return cls.cast(new GenerateCommand(out, err, terminal, defaultModel, hub));
             if (cls == SyntheticCommand.class) return cls.cast(new SyntheticCommand(out));
             if (cls == BenchCommand.class) return cls.cast(new BenchCommand(out));
             if (cls == ConvertCommand.class) return cls.cast(new ConvertCommand(out));
