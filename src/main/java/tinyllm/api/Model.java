@@ -1,10 +1,12 @@
 package tinyllm.api;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 
 import tinyllm.TinyLlmException;
 import tinyllm.checkpoint.Checkpoint;
+import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
 import tinyllm.model.Weights;
 import tinyllm.runtime.Forward;
@@ -22,14 +24,17 @@ import tinyllm.runtime.WorkerPool;
  */
 public final class Model implements AutoCloseable {
     private final Arena arena;
-    private final Checkpoint checkpoint;
+    private final GPT2Config config;
+    private final Path path;
     private final Weights weights;
     private final WorkerPool pool;
 
-    private Model(Arena arena, Checkpoint checkpoint, int threads) {
+    /** @param parameters all 16 tensors in checkpoint order, living in {@code arena}; path null if they are not a file's */
+    Model(Arena arena, GPT2Config config, MemorySegment parameters, Path path, int threads) {
         this.arena = arena;
-        this.checkpoint = checkpoint;
-        this.weights = Weights.of(checkpoint.config(), checkpoint.parameters(), arena);
+        this.config = config;
+        this.path = path;
+        this.weights = Weights.of(config, parameters, arena);
         this.pool = new WorkerPool(threads);
     }
 
@@ -44,7 +49,8 @@ public final class Model implements AutoCloseable {
         }
         Arena arena = Arena.ofShared();
         try {
-            return new Model(arena, Checkpoint.open(path, arena), threads);
+            Checkpoint checkpoint = Checkpoint.open(path, arena);
+            return new Model(arena, checkpoint.config(), checkpoint.parameters(), path, threads);
         } catch (RuntimeException | Error e) {
             arena.close();
             throw e;
@@ -58,12 +64,12 @@ public final class Model implements AutoCloseable {
 
     /** The model's shape, from the checkpoint's header. */
     public GPT2Config config() {
-        return checkpoint.config();
+        return config;
     }
 
     /** The checkpoint file. */
     public Path path() {
-        return checkpoint.path();
+        return path;
     }
 
     /** Worker threads, the calling thread included. */
@@ -76,9 +82,33 @@ public final class Model implements AutoCloseable {
         return pool.threads();
     }
 
-    /** A new session with its own activations and KV cache, allocated now, once. */
+    /** A new session for the model's whole context, with its own activations and KV cache, allocated now, once. */
     public Session newSession() {
-        return new Session(config(), new Forward(config(), weights, pool));
+        return newSession(config().maxSeqLen());
+    }
+
+    /**
+     * A new session whose KV cache holds {@code contextTokens} positions (1 to the model's context length)
+     * and whose activations take min(contextTokens, 512) prompt rows at a time: for a request of known
+     * size, a fraction of the memory (the full 124M context is ~90 MB), and so less time to set up.
+     * Feeding it more tokens than that is a {@link TinyLlmException} naming the numbers.
+     */
+    public Session newSession(int contextTokens) {
+        if (contextTokens < 1 || contextTokens > config().maxSeqLen()) {
+            throw new TinyLlmException("a session holds 1 to " + config().maxSeqLen() + " tokens (the model's context), not "
+                    + contextTokens);
+        }
+        return new Session(config(), new Forward(config(), weights, pool, contextTokens));
+    }
+
+    /**
+     * Starts compiling the engine's kernels on a background thread, for a program that will open a
+     * model of storage type {@code dtype} and wants its first tokens at full speed (a CLI run, a server
+     * before its first request): see {@link WarmUp}. Never done unless asked; close the handle before the
+     * real work so the two do not share the cores.
+     */
+    public static WarmUp warmUp(DType dtype) {
+        return WarmUp.start(dtype);
     }
 
     /** A runner of batched steps of at most {@code maxRows} rows over many sequences (contract C4). */

@@ -9,7 +9,7 @@ import tinyllm.runtime.Forward;
 
 /**
  * One conversation with a model: its activations and KV cache, allocated once when the session is
- * made, and its position in the context. Feed tokens with {@link #prefill} and {@link #append}; read
+ * made (for the model's whole context, or for as many tokens as asked), and its position in the context. Feed tokens with {@link #prefill} and {@link #append}; read
  * the next-token logits with {@link #logits()}; {@link #reset()} starts over with the same buffers.
  * Nothing is allocated on the Java heap after construction.
  *
@@ -38,9 +38,9 @@ public final class Session implements AutoCloseable {
         return position;
     }
 
-    /** The most tokens a session can hold (the model's context length). */
+    /** The most tokens this session can hold: the model's context length, or less if it was made smaller. */
     public int contextLength() {
-        return config.maxSeqLen();
+        return forward.capacity();
     }
 
     /** Forgets every token; the buffers are kept for the next conversation. */
@@ -91,9 +91,10 @@ public final class Session implements AutoCloseable {
         if (count < 1) {
             throw new TinyLlmException("nothing to feed: the prompt is empty");
         }
-        if (position + count > config.maxSeqLen()) {
+        if (position + count > forward.capacity()) {
             throw new TinyLlmException("the context is full: " + position + " tokens held + " + count
-                    + " new would exceed the model's context of " + config.maxSeqLen() + " tokens");
+                    + " new would exceed " + (forward.capacity() == config.maxSeqLen() ? "the model's context of "
+                    : "this session's capacity of ") + forward.capacity() + " tokens");
         }
         for (int i = from; i < from + count; i++) {
             if (tokens[i] < 0 || tokens[i] >= config.vocabSize()) {

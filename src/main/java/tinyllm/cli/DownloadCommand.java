@@ -1,6 +1,7 @@
 package tinyllm.cli;
 
 import java.io.PrintStream;
+import java.net.URI;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -51,14 +52,22 @@ final class DownloadCommand implements Callable<Integer> {
         if (!Downloader.MODELS.contains(name)) {
             throw new TinyLlmException("unknown model '" + name + "': use " + String.join(", ", Downloader.MODELS));
         }
-        DType type = DType.parse(dtype);
+        Path checkpoint = fetch(name, DType.parse(dtype), dir, null, out, terminal.colour());
+        out.println("run it: ./tinyllm generate --model " + checkpoint + " --text \"Once upon a time\"");
+        return 0;
+    }
+
+    /**
+     * Downloads {@code name} into DIR/hf/NAME and converts it to DIR/gpt2-SIZE.bin (what {@code download} does,
+     * and {@code generate} on a first run); returns the checkpoint. {@code hub} null: huggingface.co or HF_ENDPOINT.
+     */
+    static Path fetch(String name, DType type, Path dir, URI hub, PrintStream out, boolean interactive) {
         Path folder = dir.resolve("hf").resolve(name);
         Path checkpoint = Converter.defaultOutput(dir, GPT2Config.named(name, type)).orElseThrow();
-        new Downloader(out, terminal.colour()).download(name, folder, checkpoint);
+        (hub == null ? new Downloader(out, interactive) : new Downloader(hub, out, interactive)).download(name, folder, checkpoint);
         try (HuggingFaceModel model = HuggingFaceModel.open(folder)) {
             Converter.convert(model, checkpoint, type, out);
         }
-        out.println("run it: ./tinyllm generate --model " + checkpoint + " --text \"Once upon a time\"");
-        return 0;
+        return checkpoint;
     }
 }

@@ -2,6 +2,7 @@ package tinyllm.cli;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -27,6 +28,8 @@ import tinyllm.api.Model;
 import tinyllm.api.Sampler;
 import tinyllm.api.Session;
 import tinyllm.api.TokenChooser;
+import tinyllm.api.WarmUp;
+import tinyllm.model.DType;
 import tinyllm.tokenizer.GPT2Tokenizer;
 
 /** {@code tinyllm generate}: continue a prompt, streaming the text, and say how long it took. */
@@ -40,8 +43,8 @@ import tinyllm.tokenizer.GPT2Tokenizer;
 final class GenerateCommand implements Callable<Integer> {
     static final String DEFAULT_MODEL = "weights/gpt2-124M.bin";
 
-    @Option(names = "--model", paramLabel = "FILE", defaultValue = DEFAULT_MODEL,
-            description = "llm.c checkpoint to run, fp32 or bf16 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--model", paramLabel = "FILE",
+            description = "llm.c checkpoint to run, fp32 or bf16 (default: " + DEFAULT_MODEL + "; missing, it is offered for download).")
     Path model;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
@@ -99,11 +102,16 @@ final class GenerateCommand implements Callable<Integer> {
     private final PrintStream out;
     private final PrintStream err;
     private final Terminal terminal;
+    private final Path defaultModel;
+    private final URI hub;
 
-    GenerateCommand(PrintStream out, PrintStream err, Terminal terminal) {
+    /** @param defaultModel the checkpoint without --model; @param hub where a first run downloads it from (null: the real hub) */
+    GenerateCommand(PrintStream out, PrintStream err, Terminal terminal, Path defaultModel, URI hub) {
         this.out = out;
         this.err = err;
         this.terminal = terminal;
+        this.defaultModel = defaultModel;
+        this.hub = hub;
     }
 
     @Override
@@ -112,52 +120,85 @@ final class GenerateCommand implements Callable<Integer> {
             throw new TinyLlmException("--max-length must be at least 1, got " + maxLength);
         }
         int threadCount = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-        GPT2Tokenizer tokenizer = new GPT2Tokenizer();
-        int[] promptTokens = promptTokens(tokenizer);
-        if (promptTokens.length == 0) {
-            throw new TinyLlmException("the prompt is empty: give --text, --prompt-file or --tokens with something in it");
-        }
-        if (model.equals(Path.of(DEFAULT_MODEL)) && !Files.exists(model)) {
-            throw new TinyLlmException("no model at " + DEFAULT_MODEL + ": get GPT-2 with ./tinyllm download gpt2 (needs internet), "
-                    + "or pass --model FILE (./tinyllm synthetic --shape 124M writes a random one)");
+        Path model = this.model != null ? this.model : defaultModel;
+        if (this.model == null && !Files.exists(model)) {
+            firstRun(model);
         }
 
         long loadStart = System.nanoTime();
-        try (Model m = Model.open(model, threadCount); Session session = m.newSession()) {
-            long loadNanos = System.nanoTime() - loadStart;
+        // The model first (a header check and a mapping: milliseconds), so the kernels can warm up for its
+        // storage type on another core while the tokenizer loads and the prompt is read.
+        try (Model m = Model.open(model, threadCount); WarmUp warmUp = Model.warmUp(m.config().dtype())) {
+            long openNanos = System.nanoTime() - loadStart;
+            GPT2Tokenizer tokenizer = new GPT2Tokenizer();
+            int[] promptTokens = promptTokens(tokenizer);
+            if (promptTokens.length == 0) {
+                throw new TinyLlmException("the prompt is empty: give --text, --prompt-file or --tokens with something in it");
+            }
             promptTokens = fitToContext(promptTokens, m.config().maxSeqLen());
             Generator generator = new Generator(chooser(m.config().vocabSize()), tokenizer, !ignoreEndOfText, unescaped(stops));
-            int[] generated = new int[maxLength];
-
-            if (!showSteps) {
-                out.print(styled("Prompt:    ", Style.bold) + styled(tokenizer.decode(promptTokens), Style.faint) + "\n"
-                        + styled("Generated: ", Style.bold) + (terminal.colour() ? Style.fg_green.on() : ""));
-                out.flush();
-            }
-            Generator.Result result = generator.generate(session, promptTokens, generated, (step, token, text, length) -> {
-                if (showSteps) {
-                    if (token >= 0) {
-                        out.println("Step " + (step + 1) + ": Generated token " + token + " → '" + tokenizer.display(token) + "'");
-                    }
-                } else {
-                    out.write(text, 0, length);
-                    out.flush();
-                }
-            });
-            int[] produced = java.util.Arrays.copyOf(generated, result.newTokens());
-            if (showSteps) {
-                out.println();
-                out.println(styled("Prompt:    ", Style.bold) + styled(tokenizer.decode(promptTokens), Style.faint));
-                out.println(styled("Generated: ", Style.bold) + styled(tokenizer.decode(produced), Style.fg_green));
-            } else {
-                out.println(terminal.colour() ? Style.reset.on() : "");
-            }
-            out.println(stats(promptTokens.length, generator.chooser().describe(), loadNanos, result, m.threads()));
-            if (statsJson != null) {
-                writeStatsJson(statsJson, promptTokens.length, loadNanos, result, m);
+            long sessionStart = System.nanoTime();
+            // Sized to the request: a full-context session would allocate (and the OS zero) ~90 MB on the 124M shape.
+            try (Session session = m.newSession(Math.min(promptTokens.length + maxLength, m.config().maxSeqLen()))) {
+                warmUp.close();
+                generate(session, promptTokens, tokenizer, generator, openNanos + System.nanoTime() - sessionStart, m);
             }
         }
         return 0;
+    }
+
+    /** The generation itself, streamed; then the stats line. */
+    private void generate(Session session, int[] promptTokens, GPT2Tokenizer tokenizer, Generator generator, long loadNanos, Model m) {
+        int[] generated = new int[maxLength];
+        if (!showSteps) {
+            out.print(styled("Prompt:    ", Style.bold) + styled(tokenizer.decode(promptTokens), Style.faint) + "\n"
+                    + styled("Generated: ", Style.bold) + (terminal.colour() ? Style.fg_green.on() : ""));
+            out.flush();
+        }
+        Generator.Result result = generator.generate(session, promptTokens, generated, (step, token, text, length) -> {
+            if (showSteps) {
+                if (token >= 0) {
+                    out.println("Step " + (step + 1) + ": Generated token " + token + " → '" + tokenizer.display(token) + "'");
+                }
+            } else {
+                out.write(text, 0, length);
+                out.flush();
+            }
+        });
+        int[] produced = java.util.Arrays.copyOf(generated, result.newTokens());
+        if (showSteps) {
+            out.println();
+            out.println(styled("Prompt:    ", Style.bold) + styled(tokenizer.decode(promptTokens), Style.faint));
+            out.println(styled("Generated: ", Style.bold) + styled(tokenizer.decode(produced), Style.fg_green));
+        } else {
+            out.println(terminal.colour() ? Style.reset.on() : "");
+        }
+        out.println(stats(promptTokens.length, generator.chooser().describe(), loadNanos, result, m.threads()));
+        if (statsJson != null) {
+            writeStatsJson(statsJson, promptTokens.length, loadNanos, result, m);
+        }
+    }
+
+    /**
+     * No --model and no GPT-2 yet: on a terminal, offer what {@code ./tinyllm download gpt2} does (as
+     * {@code ollama run} pulls a model it lacks) and go on with it; elsewhere, say how in one line.
+     */
+    private void firstRun(Path model) {
+        String how = "get GPT-2 with ./tinyllm download gpt2 (needs internet), "
+                + "or pass --model FILE (./tinyllm synthetic --shape 124M writes a random one)";
+        if (terminal.keyboard() == null) {
+            throw new TinyLlmException("no model at " + model + ": " + how);
+        }
+        if (!terminal.confirm(err, "No GPT-2 at " + model + " yet. Download GPT-2 124M (about 550 MB) from the Hugging Face hub"
+                + " and convert it, as ./tinyllm download gpt2 does?")) {
+            throw new TinyLlmException("no model at " + model + ": " + how);
+        }
+        Path dir = model.toAbsolutePath().getParent();
+        Path checkpoint = DownloadCommand.fetch("gpt2", DType.FP32, dir, hub, err, terminal.colour());
+        if (!checkpoint.equals(model.toAbsolutePath())) {
+            throw new TinyLlmException("downloaded " + checkpoint + ", but the default model is " + model + ": pass --model " + checkpoint);
+        }
+        err.println();
     }
 
     private int[] promptTokens(GPT2Tokenizer tokenizer) {

@@ -4,7 +4,13 @@ import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -16,9 +22,25 @@ import tinyllm.kernels.Simd;
 @Command(name = "tinyllm",
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
-        description = "GPT-2 inference on the CPU: memory-mapped llm.c checkpoints, Vector API kernels.",
-        subcommands = {GenerateCommand.class, DownloadCommand.class, ConvertCommand.class, SyntheticCommand.class, BenchCommand.class, ServeCommand.class, CommandLine.HelpCommand.class})
+        description = "GPT-2 inference on the CPU: memory-mapped llm.c checkpoints, Vector API kernels.")
 public final class Main implements Runnable {
+    /**
+     * The subcommands by name, in the order help lists them. Building a command's model (picocli reads its
+     * annotations by reflection) costs tens of milliseconds, so a run builds only the command it names:
+     * all of them only when it names none (top-level help, an unknown command) or asks for {@code help}.
+     */
+    private static final Map<String, Class<?>> COMMANDS = new LinkedHashMap<>();
+
+    static {
+        COMMANDS.put("generate", GenerateCommand.class);
+        COMMANDS.put("download", DownloadCommand.class);
+        COMMANDS.put("convert", ConvertCommand.class);
+        COMMANDS.put("synthetic", SyntheticCommand.class);
+        COMMANDS.put("bench", BenchCommand.class);
+        COMMANDS.put("serve", ServeCommand.class);
+        COMMANDS.put("help", CommandLine.HelpCommand.class);
+    }
+
     /** Exit codes: 0 done, 1 the input or the environment was wrong, 2 the command line was wrong. */
     public static final int EXIT_ERROR = 1, EXIT_USAGE = 2;
 
@@ -42,7 +64,16 @@ public final class Main implements Runnable {
 
     /** Runs the command line in process, as tests do; returns the exit code. */
     public static int run(String[] args, PrintStream out, PrintStream err, Terminal terminal) {
-        CommandLine cli = new CommandLine(new Main(), new Factory(out, err, terminal));
+        return run(args, out, err, terminal, Path.of(GenerateCommand.DEFAULT_MODEL), null);
+    }
+
+    /** As above, with another default model and hub to fetch it from (tests of the first run). */
+    static int run(String[] args, PrintStream out, PrintStream err, Terminal terminal, Path defaultModel, URI hub) {
+        Factory factory = new Factory(out, err, terminal, defaultModel, hub);
+        CommandLine cli = new CommandLine(new Main(), factory);
+        for (Class<?> command : commandsFor(args)) {
+            cli.addSubcommand(new CommandLine(command, factory));
+        }
         cli.setOut(new PrintWriter(out, true));
         cli.setErr(new PrintWriter(err, true));
         cli.setColorScheme(CommandLine.Help.defaultColorScheme(terminal.colour() ? CommandLine.Help.Ansi.ON : CommandLine.Help.Ansi.OFF));
@@ -65,6 +96,15 @@ public final class Main implements Runnable {
         return cli.execute(args);
     }
 
+    /** The subcommands a command line needs: the one it names; none for --version or nothing; else all (help, typos). */
+    private static Collection<Class<?>> commandsFor(String[] args) {
+        if (args.length == 0 || args[0].equals("--version") || args[0].equals("-V")) {
+            return List.of();
+        }
+        Class<?> named = args[0].equals("help") ? null : COMMANDS.get(args[0]);
+        return named != null ? List.of(named) : COMMANDS.values();
+    }
+
     /** One line for the user: our own messages as they are, anything unexpected with its type. */
     static String message(Throwable e) {
         if (e instanceof TinyLlmException) {
@@ -77,10 +117,10 @@ public final class Main implements Runnable {
     }
 
     /** Subcommands get the output stream and terminal of this run, so tests can capture them. */
-    private record Factory(PrintStream out, PrintStream err, Terminal terminal) implements CommandLine.IFactory {
+    private record Factory(PrintStream out, PrintStream err, Terminal terminal, Path defaultModel, URI hub) implements CommandLine.IFactory {
         @Override
         public <K> K create(Class<K> cls) throws Exception {
-            if (cls == GenerateCommand.class) return cls.cast(new GenerateCommand(out, err, terminal));
+            if (cls == GenerateCommand.class) return cls.cast(new GenerateCommand(out, err, terminal, defaultModel, hub));
             if (cls == SyntheticCommand.class) return cls.cast(new SyntheticCommand(out));
             if (cls == BenchCommand.class) return cls.cast(new BenchCommand(out));
             if (cls == ConvertCommand.class) return cls.cast(new ConvertCommand(out));

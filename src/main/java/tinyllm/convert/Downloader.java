@@ -59,7 +59,8 @@ public final class Downloader {
         this(hubFromEnvironment(), out, interactive);
     }
 
-    Downloader(URI hub, PrintStream out, boolean interactive) {
+    /** Downloads from {@code hub} (a mirror, or a test's local server). */
+    public Downloader(URI hub, PrintStream out, boolean interactive) {
         this.hub = hub;
         this.out = out;
         this.interactive = interactive;

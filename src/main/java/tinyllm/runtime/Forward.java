@@ -30,6 +30,7 @@ public final class Forward implements AutoCloseable {
     private final Weights weights;
     private final WorkerPool pool;
     private final Arena arena = Arena.ofShared();
+    private final int capacity;
     private final int chunk;
     private final boolean bf16;
 
@@ -43,9 +44,10 @@ public final class Forward implements AutoCloseable {
     private final MemorySegment last;   // (C) final layernorm of the last row
     private final MemorySegment logits; // (V)
     private final MemorySegment split;  // (chunk, 4C) a matmul input split into even and odd elements (bf16 only)
-    private final MemorySegment[] scores; // (maxT) attention scratch, one per worker
+    private final MemorySegment[] scores; // (capacity) attention scratch, one per worker
     private final MemorySegment[] packed; // a GEMM weight panel, one per worker
-    // The KV cache, per layer: keys in vector-wide tiles (NH, maxT / L, hs, L), values (NH, maxT, hs). See Attention.
+    // The KV cache of `capacity` positions, per layer: keys in vector-wide tiles (NH, capacity / L, hs, L),
+    // values (NH, capacity, hs). See Attention.
     private final MemorySegment[] keys;
     private final MemorySegment[] values;
 
@@ -55,12 +57,17 @@ public final class Forward implements AutoCloseable {
     private final ElementwiseTask residual = new ElementwiseTask(false);
     private final ElementwiseTask gelu = new ElementwiseTask(true);
 
-    public Forward(GPT2Config config, Weights weights, WorkerPool pool) {
+    /** A forward pass whose KV cache holds {@code capacity} positions (1..maxT), with activations for min(capacity, 512) rows. */
+    public Forward(GPT2Config config, Weights weights, WorkerPool pool, int capacity) {
+        if (capacity < 1 || capacity > config.maxSeqLen()) {
+            throw new IllegalArgumentException("capacity " + capacity + " is outside 1.." + config.maxSeqLen());
+        }
         this.config = config;
         this.weights = weights;
         this.pool = pool;
-        int C = config.channels(), maxT = config.maxSeqLen();
-        this.chunk = Math.min(maxT, MAX_CHUNK);
+        this.capacity = capacity;
+        int C = config.channels();
+        this.chunk = Math.min(capacity, MAX_CHUNK);
         this.x = floats((long) chunk * C);
         this.ln = floats((long) chunk * C);
         this.qkv = floats((long) chunk * 3 * C);
@@ -74,19 +81,25 @@ public final class Forward implements AutoCloseable {
         this.scores = new MemorySegment[pool.workers()];
         this.packed = new MemorySegment[pool.workers()];
         for (int w = 0; w < scores.length; w++) {
-            scores[w] = floats(Attention.scoreFloats(maxT));
+            scores[w] = floats(Attention.scoreFloats(capacity));
             packed[w] = floats(MatMul.packFloats());
         }
         this.keys = new MemorySegment[config.layers()];
         this.values = new MemorySegment[config.layers()];
         for (int l = 0; l < config.layers(); l++) {
-            keys[l] = floats(Attention.keyCacheFloats(C, maxT));
-            values[l] = floats((long) C * maxT);
+            keys[l] = floats(Attention.keyCacheFloats(C, capacity));
+            values[l] = floats((long) C * capacity);
         }
     }
 
+    /** Every buffer of the pass comes from here: {@code count} floats, 64-byte aligned, freed by {@link #close}. */
     private MemorySegment floats(long count) {
         return arena.allocate(count * Float.BYTES, 64);
+    }
+
+    /** Positions the KV cache holds. */
+    public int capacity() {
+        return capacity;
     }
 
     /** Most rows one {@link #forward} call takes: longer inputs go in chunks of this size. */
@@ -115,7 +128,7 @@ public final class Forward implements AutoCloseable {
             Weights.Layer w = weights.layers()[l];
             layerNorm(ln, x, w.ln1w(), w.ln1b(), T);
             matmul(qkv, ln, w.qkvw(), w.qkvb(), T, C, 3 * C);
-            Attention.storeKeysValues(keys[l], values[l], qkv, T, pos0, C, config.heads(), config.maxSeqLen());
+            Attention.storeKeysValues(keys[l], values[l], qkv, T, pos0, C, config.heads(), capacity);
             attention(atty, qkv, keys[l], values[l], T, pos0);
             matmul(proj, atty, w.attprojw(), w.attprojb(), T, C, C);
             elementwise(residual, x, proj, (long) T * C);
@@ -217,7 +230,7 @@ public final class Forward implements AutoCloseable {
         @Override
         public void run(int worker, int workers) {
             int items = T * config.heads();
-            Attention.forward(out, qkv, keys, values, scores[worker], pos0, config.channels(), config.heads(), config.maxSeqLen(),
+            Attention.forward(out, qkv, keys, values, scores[worker], pos0, config.channels(), config.heads(), capacity,
                     WorkerPool.split(items, worker, workers, 1), WorkerPool.split(items, worker + 1, workers, 1));
         }
     }

@@ -35,6 +35,19 @@ public final class HuggingFaceFixture {
 
     private HuggingFaceFixture() {}
 
+    /** A Hugging Face folder (config.json, model.safetensors in F32) holding the model of an llm.c file. */
+    public static void writeFolder(Path folder, Path llmcFile) throws IOException {
+        GPT2Config c;
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            c = Checkpoint.open(llmcFile, arena).config();
+        }
+        List<Entry> entries = new ArrayList<>(parameters(c, llmcParameters(llmcFile), "F32"));
+        entries.addAll(attentionBuffers(c));
+        Files.createDirectories(folder);
+        writeSafetensors(folder.resolve("model.safetensors"), entries);
+        writeConfig(folder, c, config -> {});
+    }
+
     /** The parameters of an llm.c file, after its header, in file order. */
     static float[] llmcParameters(Path file) throws IOException {
         ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
