@@ -3,7 +3,7 @@ package tinyllm.api;
 import java.lang.foreign.MemorySegment;
 
 import tinyllm.TinyLlmException;
-import tinyllm.kernels.Argmax;
+import tinyllm.checkpoint.Checkpoint;
 import tinyllm.model.GPT2Config;
 import tinyllm.runtime.Forward;
 
@@ -17,13 +17,15 @@ import tinyllm.runtime.Forward;
  */
 public final class Session implements AutoCloseable {
     private final GPT2Config config;
+    private final Checkpoint checkpoint;
     private final Forward forward;
     private final MemorySegment logits;
     private final int[] oneToken = new int[1];
     private int position;
 
-    Session(GPT2Config config, Forward forward) {
-        this.config = config;
+    Session(Checkpoint checkpoint, Forward forward) {
+        this.config = checkpoint.config();
+        this.checkpoint = checkpoint;
         this.forward = forward;
         this.logits = forward.logits().asReadOnly();
     }
@@ -64,9 +66,13 @@ public final class Session implements AutoCloseable {
         return logits;
     }
 
-    /** The greedy choice: the id of the largest logit. */
+    /**
+     * The greedy choice: the id of the largest logit.
+     *
+     * @throws TinyLlmException if a logit is NaN or infinite (a broken checkpoint)
+     */
     public int argmax() {
-        return Argmax.forward(logits, config.vocabSize());
+        return Greedy.argmax(logits, config.vocabSize());
     }
 
     /** Feeds one token (a decode step) and computes the logits after it. */
@@ -85,13 +91,17 @@ public final class Session implements AutoCloseable {
      * (so a long prompt needs no more memory than a short one): keys and values go into the cache and
      * only the last token's logits are computed.
      *
-     * @throws TinyLlmException if a token id is out of range or the context would overflow
+     * @throws TinyLlmException if a token id is out of range, the context would overflow, or the
+     *                          checkpoint's mapping faulted (the file was truncated while in use)
+     * @throws IndexOutOfBoundsException if [from, from + count) is not within {@code tokens}
      */
     public void prefill(int[] tokens, int from, int count) {
         if (count < 1) {
             throw new TinyLlmException("nothing to feed: the prompt is empty");
         }
-        if (position + count > config.maxSeqLen()) {
+        java.util.Objects.checkFromIndexSize(from, count, tokens.length);
+        // A token fed takes a place in the cache; after it, one more can still be chosen.
+        if (!config.fits((long) position + count, 1)) {
             throw new TinyLlmException("the context is full: " + position + " tokens held + " + count
                     + " new would exceed the model's context of " + config.maxSeqLen() + " tokens");
         }
@@ -101,13 +111,21 @@ public final class Session implements AutoCloseable {
                         + (config.vocabSize() - 1));
             }
         }
-        int rows = 0;
-        for (int done = 0; done < count; done += rows) {
-            rows = Math.min(forward.chunkRows(), count - done);
-            forward.forward(tokens, from + done, rows, position);
-            position += rows;
+        try {
+            int rows = 0;
+            for (int done = 0; done < count; done += rows) {
+                rows = Math.min(forward.chunkRows(), count - done);
+                forward.forward(tokens, from + done, rows, position);
+                position += rows;
+            }
+            forward.logits(rows);
+        } catch (InternalError e) {
+            // HotSpot's word for a read of a mapped page that is gone, on this thread or a worker (see Checkpoint).
+            if (checkpoint.mapped()) {
+                throw checkpoint.changedWhileInUse(e);
+            }
+            throw e;
         }
-        forward.logits(rows);
     }
 
     /** Frees the activations and the KV cache. */

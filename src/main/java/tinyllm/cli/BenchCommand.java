@@ -55,8 +55,6 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--quick", description = "Fewer repeats and a decode run to context 260 only: a rough look in seconds.")
     boolean quick;
 
-    @Option(names = "--verbose", description = "Print stack traces with errors.")
-    boolean verbose;
 
     private final PrintStream out;
 

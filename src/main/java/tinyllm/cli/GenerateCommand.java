@@ -93,8 +93,6 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--stats-json", paramLabel = "FILE", description = "Also write the timings to FILE as JSON.")
     Path statsJson;
 
-    @Option(names = "--verbose", description = "Print stack traces with errors.")
-    boolean verbose;
 
     private final PrintStream out;
     private final PrintStream err;

@@ -120,7 +120,9 @@ public final class MatMul {
     /** Where an accumulator starts: the bias on the first panel of inputs (or zero), else what earlier panels summed. */
     private static FloatVector start(MemorySegment out, MemorySegment bias, long outAt, long biasAt, boolean first) {
         if (!first) return FloatVector.fromMemorySegment(F, out, outAt, LE);
-        return bias == null ? FloatVector.zero(F) : FloatVector.fromMemorySegment(F, bias, biasAt, LE);
+        if (bias == null) return FloatVector.zero(F);
+        Simd.faultable(bias, biasAt);
+        return FloatVector.fromMemorySegment(F, bias, biasAt, LE);
     }
 
     /** out[t..t+4, o..o+PANEL) += in[t..t+4, k0..k0+kc) · packed: 4 rows x 3 vectors of accumulators. */
@@ -180,6 +182,7 @@ public final class MatMul {
         long x = (long) t * C * Float.BYTES;
         long w0 = (long) o * C * Float.BYTES, w1 = w0 + (long) C * Float.BYTES,
                 w2 = w1 + (long) C * Float.BYTES, w3 = w2 + (long) C * Float.BYTES;
+        Simd.faultable(weight, w0);
         FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
         FloatVector b0 = FloatVector.zero(F), b1 = FloatVector.zero(F), b2 = FloatVector.zero(F), b3 = FloatVector.zero(F);
         int step = F.length();
@@ -240,6 +243,7 @@ public final class MatMul {
                              int t, int C, int OC, int o) {
         long x = (long) t * C * Float.BYTES;
         long w = (long) o * C * Float.BYTES;
+        Simd.faultable(weight, w);
         FloatVector a = FloatVector.zero(F);
         int i = 0;
         for (; i < F.loopBound(C); i += F.length()) {

@@ -31,6 +31,14 @@ public record GPT2Config(int maxSeqLen, int vocabSize, int vocabPadded, int laye
         return (layout().total() - unread) * dtype.bytes;
     }
 
+    /**
+     * The one context rule: a prompt of {@code promptTokens} can be continued by {@code newTokens} tokens.
+     * The last new token is chosen but never fed, so it takes no place in the cache: prompt + new - 1 <= maxT.
+     */
+    public boolean fits(long promptTokens, long newTokens) {
+        return promptTokens >= 1 && newTokens >= 1 && promptTokens + newTokens - 1 <= maxSeqLen();
+    }
+
     /** The shapes GPT-2 was released in, named by parameter count as llm.c names its files. */
     public static GPT2Config named(String name, DType dtype) {
         return switch (name) {
