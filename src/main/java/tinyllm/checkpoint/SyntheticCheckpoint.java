@@ -74,7 +74,7 @@ public final class SyntheticCheckpoint {
             }
             Files.move(temp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
-            throw new TinyLlmException("cannot write " + out + ": " + e.getMessage(), e);
+            throw TinyLlmException.io("cannot write", out, e);
         }
     }
 

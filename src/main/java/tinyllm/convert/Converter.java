@@ -106,7 +106,7 @@ public final class Converter {
             Files.move(partial, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             deleteQuietly(partial);
-            throw new TinyLlmException("cannot write " + out + ": " + e.getMessage(), e);
+            throw TinyLlmException.io("cannot write", out, e);
         }
         log.printf(Locale.ROOT, "wrote %s: %.1f MB in %.1f s%n", out, (Checkpoint.HEADER_BYTES
                 + config.layout().bytes(dtype)) / 1e6, (System.nanoTime() - start) / 1e9);
