@@ -120,9 +120,7 @@ public final class MatMul {
     /** Where an accumulator starts: the bias on the first panel of inputs (or zero), else what earlier panels summed. */
     private static FloatVector start(MemorySegment out, MemorySegment bias, long outAt, long biasAt, boolean first) {
         if (!first) return FloatVector.fromMemorySegment(F, out, outAt, LE);
-        if (bias == null) return FloatVector.zero(F);
-        Simd.faultable(bias, biasAt);
-        return FloatVector.fromMemorySegment(F, bias, biasAt, LE);
+        return bias == null ? FloatVector.zero(F) : FloatVector.fromMemorySegment(F, bias, biasAt, LE);
     }
 
     /** out[t..t+4, o..o+PANEL) += in[t..t+4, k0..k0+kc) · packed: 4 rows x 3 vectors of accumulators. */
@@ -134,6 +132,7 @@ public final class MatMul {
         long y0 = ((long) t * OC + o) * Float.BYTES, y1 = y0 + (long) OC * Float.BYTES,
                 y2 = y1 + (long) OC * Float.BYTES, y3 = y2 + (long) OC * Float.BYTES;
         long b = (long) o * Float.BYTES;
+        if (first && bias != null) Simd.faultable(bias, b); // start() loads the bias; kept tiny so it inlines (no boxed vectors)
         FloatVector c00 = start(out, bias, y0, b, first), c01 = start(out, bias, y0 + v, b + v, first), c02 = start(out, bias, y0 + 2 * v, b + 2 * v, first);
         FloatVector c10 = start(out, bias, y1, b, first), c11 = start(out, bias, y1 + v, b + v, first), c12 = start(out, bias, y1 + 2 * v, b + 2 * v, first);
         FloatVector c20 = start(out, bias, y2, b, first), c21 = start(out, bias, y2 + v, b + v, first), c22 = start(out, bias, y2 + 2 * v, b + 2 * v, first);
@@ -163,6 +162,7 @@ public final class MatMul {
                               int t, int o, int k0, int kc, int C, int OC, boolean first) {
         long v = (long) F.length() * Float.BYTES;
         long x = ((long) t * C + k0) * Float.BYTES, y = ((long) t * OC + o) * Float.BYTES, b = (long) o * Float.BYTES;
+        if (first && bias != null) Simd.faultable(bias, b);
         FloatVector c0 = start(out, bias, y, b, first), c1 = start(out, bias, y + v, b + v, first), c2 = start(out, bias, y + 2 * v, b + 2 * v, first);
         for (int k = 0; k < kc; k++) {
             long p = (long) k * PANEL * Float.BYTES;
