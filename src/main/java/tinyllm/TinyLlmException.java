@@ -1,5 +1,14 @@
 package tinyllm;
 
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import java.nio.file.Path;
+
 /**
  * A problem the user can act on: a missing or corrupt checkpoint, a prompt that does not fit, a bad
  * flag. The message is one line, written for the user; the CLI prints it without a stack trace.
@@ -11,5 +20,41 @@ public final class TinyLlmException extends RuntimeException {
 
     public TinyLlmException(String message, Throwable cause) {
         super(message, cause);
+    }
+
+    /**
+     * A failed file operation in words: {@code io("cannot read checkpoint", path, e)} says "cannot read
+     * checkpoint weights/x.bin: permission denied". Every place that opens, reads or writes a file reports
+     * through this, so the user reads the same words for the same cause.
+     */
+    public static TinyLlmException io(String action, Path path, IOException e) {
+        return new TinyLlmException(action + " " + path + ": " + reason(path, e), e);
+    }
+
+    /**
+     * Why an I/O operation failed, for a user: the JDK's file exceptions carry only the path as their
+     * message (an AccessDeniedException's message is the file name), so name the cause instead.
+     */
+    public static String reason(Path path, IOException e) {
+        String words = switch (e) {
+            case NoSuchFileException x -> "not found";
+            case AccessDeniedException x -> "permission denied";
+            case NotDirectoryException x -> "not a directory";
+            case FileAlreadyExistsException x -> "already exists";
+            case DirectoryNotEmptyException x -> "directory not empty";
+            case FileSystemException x when x.getReason() != null -> lowerFirst(x.getReason());
+            case FileSystemException x -> x.getClass().getSimpleName();
+            default -> e.getMessage() != null ? lowerFirst(e.getMessage()) : e.getClass().getSimpleName();
+        };
+        // The operation may have failed on another path than the one named (a parent folder, a rename target).
+        if (e instanceof FileSystemException f && f.getFile() != null && (path == null || !Path.of(f.getFile()).equals(path))) {
+            return f.getFile() + (f.getOtherFile() != null ? " -> " + f.getOtherFile() : "") + ": " + words;
+        }
+        return words;
+    }
+
+    private static String lowerFirst(String s) {
+        boolean acronym = s.length() > 1 && Character.isUpperCase(s.charAt(0)) && Character.isUpperCase(s.charAt(1));
+        return s.isEmpty() || acronym ? s : Character.toLowerCase(s.charAt(0)) + s.substring(1);
     }
 }

@@ -105,22 +105,24 @@ public final class Generator {
      * {@code out}. The last new token is not fed back: nothing reads the logits after it. Allocates
      * nothing once warm: the returned {@link Result} is this generator's own, refilled by the next call.
      *
-     * @throws TinyLlmException when the prompt is empty or prompt plus new tokens exceed the context
+     * @throws TinyLlmException when the prompt is empty, prompt plus new tokens exceed the context, or the
+     *                          chooser refuses the logits (NaN or infinite: the message names the step)
      */
     public Result generate(Session session, int[] prompt, int[] out, Listener listener) {
         if (prompt.length == 0) {
             throw new TinyLlmException("the prompt is empty: give at least one token");
         }
-        if (session.position() + prompt.length + out.length > session.contextLength()) {
+        if (!session.config().fits((long) session.position() + prompt.length, Math.max(1, out.length))) {
             throw new TinyLlmException("prompt of " + prompt.length + " tokens + " + out.length
-                    + " new tokens exceeds the model's context of " + session.contextLength() + " tokens");
+                    + " new tokens exceeds the model's context of " + session.contextLength() + " tokens"
+                    + (session.position() > 0 ? " (" + session.position() + " held already)" : ""));
         }
         text.reset();
         stops.reset();
         int vocab = session.config().vocabSize();
         long start = System.nanoTime();
         session.prefill(prompt, 0, prompt.length);
-        int token = out.length == 0 ? -1 : chooser.choose(session.logits(), vocab);
+        int token = out.length == 0 ? -1 : choose(session, vocab, 0);
         long prefillNanos = System.nanoTime() - start;
         long decodeNanos = 0;
         int produced = 0;
@@ -129,7 +131,7 @@ public final class Generator {
             if (produced > 0) {
                 long stepStart = System.nanoTime();
                 session.append(token);
-                token = chooser.choose(session.logits(), vocab);
+                token = choose(session, vocab, produced);
                 decodeNanos += System.nanoTime() - stepStart;
             }
             if (stopAtEndOfText && token == GPT2Tokenizer.END_OF_TEXT) {
@@ -159,5 +161,14 @@ public final class Generator {
         result.decodeNanos = decodeNanos;
         result.decodeSteps = Math.max(0, produced - 1);
         return result;
+    }
+
+    /** The chooser's pick for new token {@code step}; a refusal (broken logits) says which step it was. */
+    private int choose(Session session, int vocab, int step) {
+        try {
+            return chooser.choose(session.logits(), vocab);
+        } catch (TinyLlmException e) {
+            throw new TinyLlmException("step " + (step + 1) + " (after " + session.position() + " tokens): " + e.getMessage(), e);
+        }
     }
 }

@@ -2,17 +2,28 @@ package tinyllm.api;
 
 import java.lang.foreign.MemorySegment;
 
+import tinyllm.TinyLlmException;
 import tinyllm.kernels.Argmax;
 
-/** Always the most likely token: deterministic, the lowest id on a tie. */
+/** Always the most likely token: deterministic, the lowest id on a tie. Refuses logits that are not all finite. */
 public final class Greedy implements TokenChooser {
+    /** @throws TinyLlmException if a logit is NaN or infinite: the argmax of garbage would be a silent wrong answer */
     @Override
     public int choose(MemorySegment logits, int vocabSize) {
-        return Argmax.forward(logits, vocabSize);
+        return argmax(logits, vocabSize);
     }
 
     @Override
     public String describe() {
         return "greedy";
+    }
+
+    /** The greedy choice over logits[0..V), for this chooser and {@link Session#argmax()}. */
+    static int argmax(MemorySegment logits, int vocabSize) {
+        int token = Argmax.forward(logits, vocabSize);
+        if (token < 0) {
+            throw new TinyLlmException("cannot choose greedily: the model's logits hold NaN or infinite values (a broken checkpoint?)");
+        }
+        return token;
     }
 }

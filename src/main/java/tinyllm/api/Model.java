@@ -13,51 +13,67 @@ import tinyllm.runtime.Forward;
 import tinyllm.runtime.WorkerPool;
 
 /**
- * A GPT-2 model ready to run: a checkpoint mapped read-only, its weight views and the worker pool
- * that runs the kernels. Sessions created from it share all three; the model itself holds no
- * per-request state, so it is safe to use from many threads. {@link #close()} unmaps the weights and
- * stops the workers: close the sessions first.
+ * A GPT-2 model ready to run: a checkpoint mapped read-only (or read into memory), its weight views and
+ * the worker pool that runs the kernels. Sessions created from it share all three; the model itself
+ * holds no per-request state, so it is safe to use from many threads. {@link #close()} unmaps the
+ * weights and stops the workers: close the sessions first.
  *
  * <p>Threading: the pool has {@code threads} workers, the calling thread being one of them. Sessions
- * driven from several threads take turns on the pool kernel by kernel, so the cores are shared among
- * them rather than oversubscribed; each session's own state is touched only by its caller.
+ * driven from several threads take turns on the pool one kernel call at a time: a session waiting for
+ * its turn spins, then yields; there is no queue, so no fairness between them. Each session's own state
+ * is touched only by its caller.
  */
 public final class Model implements AutoCloseable {
     private final Arena arena;
     private final GPT2Config config;
-    private final Path path;
+    private final Checkpoint checkpoint; // null for a model that is not a file's (the warm-up's)
     private final Weights weights;
     private final WorkerPool pool;
 
-    /** @param parameters all 16 tensors in checkpoint order, living in {@code arena}; path null if they are not a file's */
-    Model(Arena arena, GPT2Config config, MemorySegment parameters, Path path, int threads) {
+    /** @param parameters all 16 tensors in checkpoint order, living in {@code arena}; checkpoint null if they are not a file's */
+    Model(Arena arena, GPT2Config config, MemorySegment parameters, Checkpoint checkpoint, int threads) {
         this.arena = arena;
         this.config = config;
-        this.path = path;
+        this.checkpoint = checkpoint;
         this.weights = Weights.of(config, parameters, arena);
         this.pool = new WorkerPool(threads);
     }
 
+    /** Most worker threads per available processor: the workers spin while they wait, so beyond one per core they only slow each other down. */
+    public static final int MAX_THREADS_PER_PROCESSOR = 4;
+
     /**
      * Opens and validates {@code path}; {@code threads} workers (the caller counts as one) run the kernels.
      *
-     * @throws TinyLlmException with a one-line message when the file is missing or not a valid checkpoint
+     * @param map true to map the file (zero-copy, shared with the page cache: the file must then not be
+     *            truncated while the model is open), false to read the weights into memory of the model's own
+     * @throws TinyLlmException with a one-line message when the file is missing or not a valid checkpoint,
+     *                          or when {@code threads} is below 1 or above {@link #MAX_THREADS_PER_PROCESSOR}
+     *                          per available processor
      */
-    public static Model open(Path path, int threads) {
-        if (threads < 1) {
-            throw new TinyLlmException("--threads must be at least 1, got " + threads);
+    public static Model open(Path path, int threads, boolean map) {
+        int processors = Runtime.getRuntime().availableProcessors();
+        if (threads < 1 || threads > MAX_THREADS_PER_PROCESSOR * processors) {
+            throw new TinyLlmException("--threads must be between 1 and " + MAX_THREADS_PER_PROCESSOR * processors + " ("
+                    + MAX_THREADS_PER_PROCESSOR + " per available processor; more than one per processor is already slower),"
+                    + " got " + threads);
         }
         Arena arena = Arena.ofShared();
         try {
-            Checkpoint checkpoint = Checkpoint.open(path, arena);
-            return new Model(arena, checkpoint.config(), checkpoint.parameters(), path, threads);
+            Checkpoint checkpoint = Checkpoint.open(path, arena, map);
+            return new Model(arena, checkpoint.config(), checkpoint.parameters(), checkpoint, threads);
         } catch (RuntimeException | Error e) {
             arena.close();
             throw e;
         }
     }
 
-    /** Opens {@code path} with one worker per available processor. */
+    /** Opens and maps {@code path}; see {@link #open(Path, int, boolean)}. */
+    public static Model open(Path path, int threads) {
+        return open(path, threads, true);
+    }
+
+    /** Opens and maps {@code path} with one worker per available processor. */
     public static Model open(Path path) {
         return open(path, Runtime.getRuntime().availableProcessors());
     }
@@ -69,7 +85,7 @@ public final class Model implements AutoCloseable {
 
     /** The checkpoint file. */
     public Path path() {
-        return path;
+        return checkpoint == null ? null : checkpoint.path();
     }
 
     /** Worker threads, the calling thread included. */
@@ -98,7 +114,7 @@ public final class Model implements AutoCloseable {
             throw new TinyLlmException("a session holds 1 to " + config().maxSeqLen() + " tokens (the model's context), not "
                     + contextTokens);
         }
-        return new Session(config(), new Forward(config(), weights, pool, contextTokens));
+        return new Session(config, checkpoint, new Forward(config, weights, pool, contextTokens));
     }
 
     /**

@@ -66,6 +66,9 @@ public final class Sampler implements TokenChooser {
             throw new TinyLlmException("temperature must be positive and finite, got " + temperature
                     + " (greedy decoding is a separate choice, not temperature 0)");
         }
+        if (Float.isInfinite(1f / temperature)) {
+            throw new TinyLlmException("temperature " + temperature + " is too small: 1/temperature overflows a float");
+        }
         if (topK < 0 || topK > vocabSize) {
             throw new TinyLlmException("top-k must be 0 (off) or between 1 and the vocabulary size " + vocabSize
                     + ", got " + topK);

@@ -3,7 +3,7 @@ package tinyllm.api;
 import java.lang.foreign.MemorySegment;
 
 import tinyllm.TinyLlmException;
-import tinyllm.kernels.Argmax;
+import tinyllm.checkpoint.Checkpoint;
 import tinyllm.model.GPT2Config;
 import tinyllm.runtime.Forward;
 
@@ -17,13 +17,16 @@ import tinyllm.runtime.Forward;
  */
 public final class Session implements AutoCloseable {
     private final GPT2Config config;
+    private final Checkpoint checkpoint;
     private final Forward forward;
     private final MemorySegment logits;
     private final int[] oneToken = new int[1];
     private int position;
 
-    Session(GPT2Config config, Forward forward) {
+    /** @param checkpoint the file the weights come from, or null for weights that are not a file's */
+    Session(GPT2Config config, Checkpoint checkpoint, Forward forward) {
         this.config = config;
+        this.checkpoint = checkpoint;
         this.forward = forward;
         this.logits = forward.logits().asReadOnly();
     }
@@ -64,9 +67,13 @@ public final class Session implements AutoCloseable {
         return logits;
     }
 
-    /** The greedy choice: the id of the largest logit. */
+    /**
+     * The greedy choice: the id of the largest logit.
+     *
+     * @throws TinyLlmException if a logit is NaN or infinite (a broken checkpoint)
+     */
     public int argmax() {
-        return Argmax.forward(logits, config.vocabSize());
+        return Greedy.argmax(logits, config.vocabSize());
     }
 
     /** Feeds one token (a decode step) and computes the logits after it. */
@@ -85,13 +92,18 @@ public final class Session implements AutoCloseable {
      * (so a long prompt needs no more memory than a short one): keys and values go into the cache and
      * only the last token's logits are computed.
      *
-     * @throws TinyLlmException if a token id is out of range or the context would overflow
+     * @throws TinyLlmException if a token id is out of range, the context would overflow, or the
+     *                          checkpoint's mapping faulted (the file was truncated while in use)
+     * @throws IndexOutOfBoundsException if [from, from + count) is not within {@code tokens}
      */
     public void prefill(int[] tokens, int from, int count) {
         if (count < 1) {
             throw new TinyLlmException("nothing to feed: the prompt is empty");
         }
-        if (position + count > forward.capacity()) {
+        java.util.Objects.checkFromIndexSize(from, count, tokens.length);
+        // Every token fed takes a place in the cache (the context rule, GPT2Config.fits, sizes the cache so
+        // that one more token can still be chosen after the last one fed).
+        if ((long) position + count > forward.capacity()) {
             throw new TinyLlmException("the context is full: " + position + " tokens held + " + count
                     + " new would exceed " + (forward.capacity() == config.maxSeqLen() ? "the model's context of "
                     : "this session's capacity of ") + forward.capacity() + " tokens");
@@ -102,13 +114,21 @@ public final class Session implements AutoCloseable {
                         + (config.vocabSize() - 1));
             }
         }
-        int rows = 0;
-        for (int done = 0; done < count; done += rows) {
-            rows = Math.min(forward.chunkRows(), count - done);
-            forward.forward(tokens, from + done, rows, position);
-            position += rows;
+        try {
+            int rows = 0;
+            for (int done = 0; done < count; done += rows) {
+                rows = Math.min(forward.chunkRows(), count - done);
+                forward.forward(tokens, from + done, rows, position);
+                position += rows;
+            }
+            forward.logits(rows);
+        } catch (InternalError e) {
+            // HotSpot's word for a read of a mapped page that is gone, on this thread or a worker (see Checkpoint).
+            if (checkpoint != null && checkpoint.mapped()) {
+                throw checkpoint.changedWhileInUse(e);
+            }
+            throw e;
         }
-        forward.logits(rows);
     }
 
     /** Frees the activations and the KV cache. */

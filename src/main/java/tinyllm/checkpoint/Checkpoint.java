@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 
 import tinyllm.TinyLlmException;
 import tinyllm.model.DType;
@@ -19,8 +20,13 @@ import tinyllm.model.GPT2Config;
  * An llm.c checkpoint: a 256 x int32 little-endian header
  * {@code [20240326, version, maxT, V, L, NH, C, Vp, 0...]} followed by the 16 parameter tensors.
  *
- * <p>The file is mapped read-only and never copied: {@link #parameters()} is the mapping itself,
- * starting at the first parameter. The mapping lives as long as the arena it was mapped into.
+ * <p>By default the file is mapped read-only and never copied: {@link #parameters()} is the mapping
+ * itself, starting at the first parameter, and lives as long as the arena it was mapped into. The
+ * pages are the operating system's page cache, shared with every process mapping the file, and are
+ * read from disk on first use; the price is that the file must not shrink while it is mapped (a read of
+ * a page that is gone is a SIGBUS, see {@link #changedWhileInUse}). Opened with {@code map = false}, the
+ * parameters are read into memory of our own instead: slower to open, twice the memory while the page
+ * cache still holds the file, and indifferent to what happens to the file afterwards.
  */
 public final class Checkpoint {
     public static final int MAGIC = 20240326;
@@ -36,11 +42,13 @@ public final class Checkpoint {
     private final Path path;
     private final GPT2Config config;
     private final MemorySegment parameters;
+    private final boolean mapped;
 
-    private Checkpoint(Path path, GPT2Config config, MemorySegment parameters) {
+    private Checkpoint(Path path, GPT2Config config, MemorySegment parameters, boolean mapped) {
         this.path = path;
         this.config = config;
         this.parameters = parameters;
+        this.mapped = mapped;
     }
 
     public Path path() {
@@ -56,27 +64,65 @@ public final class Checkpoint {
         return parameters;
     }
 
+    /** True if {@link #parameters()} is a mapping of the file, false if it was read into memory. */
+    public boolean mapped() {
+        return mapped;
+    }
+
     /**
-     * Validates the header and the file length, then maps the file read-only into {@code arena}.
-     *
-     * @throws TinyLlmException with a one-line message when the file is missing, not a checkpoint,
-     *                          of an unsupported version, inconsistent or of the wrong length
+     * What a fault while reading the parameters means, for the user. HotSpot turns the SIGBUS of a read
+     * from a mapped page that no longer exists (the file was truncated) into an {@link InternalError} in
+     * the thread that read it, but only in code it knows to access memory unsafely: the interpreter, and
+     * compiled methods holding a scalar {@code MemorySegment} access (the kernels make sure of that, see
+     * {@code Simd.faultable}). Elsewhere the same fault kills the JVM; copying the weights
+     * ({@code --no-mmap}) is the only way to be immune.
      */
+    public TinyLlmException changedWhileInUse(Throwable fault) {
+        return new TinyLlmException("checkpoint " + path + " changed or truncated while in use: it is memory-mapped, so it"
+                + " must stay as it is while tinyllm runs (--no-mmap reads it into memory instead)", fault);
+    }
+
+    /** {@link #open(Path, Arena, boolean)}, mapping the file. */
     public static Checkpoint open(Path path, Arena arena) {
-        if (Files.isDirectory(path)) {
-            throw new TinyLlmException("checkpoint " + path + " is a directory, not a file");
+        return open(path, arena, true);
+    }
+
+    /**
+     * Validates the header and the file length, then maps the file read-only into {@code arena}
+     * ({@code map}) or reads its parameters into memory allocated from {@code arena}.
+     *
+     * @throws TinyLlmException with a one-line message when the file is missing, not a regular file, not a
+     *                          checkpoint, of an unsupported version, inconsistent or of the wrong length
+     */
+    public static Checkpoint open(Path path, Arena arena, boolean map) {
+        try {
+            BasicFileAttributes attributes = Files.readAttributes(path, BasicFileAttributes.class);
+            if (attributes.isDirectory()) {
+                throw new TinyLlmException("checkpoint " + path + " is a directory, not a file");
+            }
+            if (!attributes.isRegularFile()) {
+                // A pipe would block the open until someone writes to it; a device has no length to check.
+                throw new TinyLlmException("checkpoint " + path + " is not a regular file (a pipe, socket or device?): give a checkpoint file");
+            }
+        } catch (NoSuchFileException e) {
+            throw new TinyLlmException("checkpoint not found: " + path);
+        } catch (IOException e) {
+            throw TinyLlmException.io("cannot read checkpoint", path, e);
         }
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
             long fileSize = channel.size();
             ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
             while (header.hasRemaining() && channel.read(header, header.position()) >= 0) { }
             GPT2Config config = read(path, header.flip(), fileSize);
-            MemorySegment mapping = channel.map(FileChannel.MapMode.READ_ONLY, HEADER_BYTES, fileSize - HEADER_BYTES, arena);
-            return new Checkpoint(path, config, uniform(mapping, arena));
+            long parameterBytes = fileSize - HEADER_BYTES;
+            MemorySegment parameters = map
+                    ? uniform(channel.map(FileChannel.MapMode.READ_ONLY, HEADER_BYTES, parameterBytes, arena), arena)
+                    : readIntoMemory(path, channel, parameterBytes, arena);
+            return new Checkpoint(path, config, parameters, map);
         } catch (NoSuchFileException e) {
             throw new TinyLlmException("checkpoint not found: " + path);
         } catch (IOException e) {
-            throw new TinyLlmException("cannot read checkpoint " + path + ": " + e.getMessage(), e);
+            throw TinyLlmException.io("cannot read checkpoint", path, e);
         }
     }
 
@@ -105,6 +151,24 @@ public final class Checkpoint {
                     + " trailing bytes: expected exactly " + expected + " bytes for its header's shape, file has " + fileSize);
         }
         return config;
+    }
+
+    /**
+     * The parameters copied into native memory of {@code arena}: the same segment class as the re-viewed
+     * mapping and the activations (see {@link #uniform}), so the kernels' call sites stay monomorphic, and
+     * never on the Java heap (the channel reads straight into the segment).
+     */
+    private static MemorySegment readIntoMemory(Path path, FileChannel channel, long bytes, Arena arena) throws IOException {
+        MemorySegment copy = arena.allocate(bytes, 64);
+        for (long done = 0; done < bytes; ) {
+            int n = channel.read(copy.asSlice(done, Math.min(bytes - done, 1 << 30)).asByteBuffer(), HEADER_BYTES + done);
+            if (n < 0) {
+                throw new TinyLlmException("checkpoint " + path + " changed or truncated while it was read: it ended after "
+                        + (HEADER_BYTES + done) + " of " + (HEADER_BYTES + bytes) + " bytes");
+            }
+            done += n;
+        }
+        return copy.asReadOnly();
     }
 
     /**

@@ -36,6 +36,8 @@ import tinyllm.api.Model;
 final class BenchCommand implements Callable<Integer> {
     /** Prefill below this fraction of the FMA peak means a kernel never left the interpreter or C1. */
     private static final double COLD_KERNEL_FRACTION = 0.05;
+    /** The shortest context the warm-up (a prompt, then 48 decode steps) and the decode figures fit in. */
+    private static final int MIN_CONTEXT = 64;
 
     @Option(names = "--model", paramLabel = "FILE", defaultValue = GenerateCommand.DEFAULT_MODEL,
             description = "Checkpoint to measure; repeat to compare several (default: ${DEFAULT-VALUE}).")
@@ -55,8 +57,6 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--quick", description = "Fewer repeats and a decode run to context 260 only: a rough look in seconds.")
     boolean quick;
 
-    @Option(names = "--verbose", description = "Print stack traces with errors.")
-    boolean verbose;
 
     private final PrintStream out;
 
@@ -70,6 +70,14 @@ final class BenchCommand implements Callable<Integer> {
         if (n < 1) throw new TinyLlmException("--threads must be at least 1, got " + n);
         int repeats = quick ? 1 : 3;
         BenchReport report = new BenchReport();
+        for (Path model : models) { // a missing or unusable model is found now, not after the probes
+            try (Model m = Model.open(model, n)) {
+                if (m.config().maxSeqLen() < MIN_CONTEXT) {
+                    throw new TinyLlmException("bench needs a model with a context of at least " + MIN_CONTEXT + " tokens (it times decode"
+                            + " at context 16 and beyond); " + model + " has " + m.config().maxSeqLen());
+                }
+            }
+        }
 
         out.printf(Locale.ROOT, "bench: %d threads, %d-bit vectors; measuring memory bandwidth and FMA peak ...%n", n, Simd.LANES * 32);
         double bw1 = MachineProbe.readBandwidth(1, repeats + 2), bwN = MachineProbe.readBandwidth(n, repeats + 2);
@@ -220,7 +228,7 @@ final class BenchCommand implements Callable<Integer> {
             if (path.getParent() != null) Files.createDirectories(path.getParent());
             Files.writeString(path, content);
         } catch (IOException e) {
-            throw new TinyLlmException("cannot write " + path + ": " + e.getMessage(), e);
+            throw TinyLlmException.io("cannot write", path, e);
         }
     }
 }

@@ -36,8 +36,6 @@ final class ConvertCommand implements Callable<Integer> {
             description = "Storage type: fp32 (version 3) or bf16 (version 5, rounded to nearest even). Default: ${DEFAULT-VALUE}.")
     String dtype;
 
-    @Option(names = "--verbose", description = "Print stack traces with errors.")
-    boolean verbose;
 
     private final PrintStream stdout;
 

@@ -36,8 +36,6 @@ final class DownloadCommand implements Callable<Integer> {
     @Option(names = "--dir", defaultValue = "weights", paramLabel = "DIR", description = "Default: ${DEFAULT-VALUE}.")
     Path dir;
 
-    @Option(names = "--verbose", description = "Print stack traces with errors.")
-    boolean verbose;
 
     private final PrintStream out;
     private final Terminal terminal;

@@ -1,13 +1,15 @@
 package tinyllm.cli;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -30,6 +32,7 @@ import tinyllm.api.Session;
 import tinyllm.api.TokenChooser;
 import tinyllm.api.WarmUp;
 import tinyllm.model.DType;
+import tinyllm.model.GPT2Config;
 import tinyllm.tokenizer.GPT2Tokenizer;
 
 /** {@code tinyllm generate}: continue a prompt, streaming the text, and say how long it took. */
@@ -96,8 +99,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--stats-json", paramLabel = "FILE", description = "Also write the timings to FILE as JSON.")
     Path statsJson;
 
-    @Option(names = "--verbose", description = "Print stack traces with errors.")
-    boolean verbose;
+    @Option(names = "--no-mmap", description = "Read the checkpoint into memory instead of mapping it: slower to start,"
+            + " but the file may then change while it runs.")
+    boolean noMmap;
+
 
     private final PrintStream out;
     private final PrintStream err;
@@ -128,18 +133,19 @@ final class GenerateCommand implements Callable<Integer> {
         long loadStart = System.nanoTime();
         // The model first (a header check and a mapping: milliseconds), so the kernels can warm up for its
         // storage type on another core while the tokenizer loads and the prompt is read.
-        try (Model m = Model.open(model, threadCount); WarmUp warmUp = Model.warmUp(m.config().dtype())) {
+        try (Model m = Model.open(model, threadCount, !noMmap); WarmUp warmUp = Model.warmUp(m.config().dtype())) {
             long openNanos = System.nanoTime() - loadStart;
-            GPT2Tokenizer tokenizer = new GPT2Tokenizer();
-            int[] promptTokens = promptTokens(tokenizer);
-            if (promptTokens.length == 0) {
-                throw new TinyLlmException("the prompt is empty: give --text, --prompt-file or --tokens with something in it");
+            GPT2Config config = m.config();
+            if (!config.fits(1, maxLength)) {
+                throw new TinyLlmException("--max-length " + maxLength + " leaves no room for a prompt in the model's context of "
+                        + config.maxSeqLen() + " tokens (at most " + config.maxSeqLen() + " new tokens)");
             }
-            promptTokens = fitToContext(promptTokens, m.config().maxSeqLen());
-            Generator generator = new Generator(chooser(m.config().vocabSize()), tokenizer, !ignoreEndOfText, unescaped(stops));
+            GPT2Tokenizer tokenizer = new GPT2Tokenizer();
+            int[] promptTokens = fitToContext(promptTokens(tokenizer, config), config);
+            Generator generator = new Generator(chooser(config.vocabSize()), tokenizer, !ignoreEndOfText, unescaped(stops));
             long sessionStart = System.nanoTime();
             // Sized to the request: a full-context session would allocate (and the OS zero) ~90 MB on the 124M shape.
-            try (Session session = m.newSession(Math.min(promptTokens.length + maxLength, m.config().maxSeqLen()))) {
+            try (Session session = m.newSession(Math.min(promptTokens.length + maxLength, config.maxSeqLen()))) {
                 warmUp.close();
                 generate(session, promptTokens, tokenizer, generator, openNanos + System.nanoTime() - sessionStart, m);
             }
@@ -201,42 +207,82 @@ final class GenerateCommand implements Callable<Integer> {
         err.println();
     }
 
-    private int[] promptTokens(GPT2Tokenizer tokenizer) {
+    /**
+     * The prompt's tokens, never reading or tokenizing more text than the context can use: no token is
+     * longer than the vocabulary's longest, so a prompt that fits beside the new tokens has at most
+     * {@code room x longest} bytes. Beyond that, without --truncate it cannot fit (an error at once, not
+     * minutes in the tokenizer); with --truncate only the tail that surely covers the room is tokenized.
+     */
+    private int[] promptTokens(GPT2Tokenizer tokenizer, GPT2Config config) {
+        int[] tokens;
         if (prompt.tokens != null) {
-            return prompt.tokens;
+            tokens = prompt.tokens;
+        } else {
+            long room = config.maxSeqLen() + 1L - maxLength;
+            int limit = (int) Math.min(Integer.MAX_VALUE / 2, (room + 1) * tokenizer.vocabulary().longest() + 4);
+            byte[] tail;
+            long total;
+            try (InputStream in = prompt.text != null ? new ByteArrayInputStream(prompt.text.getBytes(StandardCharsets.UTF_8))
+                    : prompt.file.equals("-") ? System.in : Files.newInputStream(Path.of(prompt.file))) {
+                byte[] buffer = new byte[Math.min(2 * limit, 1 << 16)];
+                int n = 0;
+                total = 0;
+                for (int r; (r = in.read(buffer, n, buffer.length - n)) >= 0; ) {
+                    n += r;
+                    total += r;
+                    if (total > limit && !truncate) break;
+                    if (n == buffer.length) {
+                        if (buffer.length < 2 * limit) {
+                            buffer = Arrays.copyOf(buffer, (int) Math.min(2L * limit, 2L * buffer.length));
+                        } else { // keep the last `limit` bytes
+                            System.arraycopy(buffer, n - limit, buffer, 0, limit);
+                            n = limit;
+                        }
+                    }
+                }
+                tail = Arrays.copyOfRange(buffer, Math.max(0, n - limit), n);
+            } catch (IOException e) {
+                throw TinyLlmException.io("cannot read the prompt file", Path.of(prompt.file), e);
+            }
+            if (total > limit && !truncate) {
+                throw new TinyLlmException("prompt of more than " + limit + " bytes is more than the " + room + " tokens that fit beside "
+                        + maxLength + " new tokens in the model's context of " + config.maxSeqLen() + " tokens (--truncate keeps its end)");
+            }
+            int from = 0;
+            while (total > limit && from < 3 && (tail[from] & 0xC0) == 0x80) from++; // the cut may split a character
+            tokens = tokenizer.encode(new String(tail, from, tail.length - from, StandardCharsets.UTF_8));
+            if (total > limit && tokens.length > 1) {
+                tokens = Arrays.copyOfRange(tokens, 1, tokens.length); // the cut may split a word
+            }
         }
-        if (prompt.text != null) {
-            return tokenizer.encode(prompt.text);
+        if (tokens.length == 0) {
+            throw new TinyLlmException("the prompt is empty: give --text, --prompt-file or --tokens with something in it");
         }
-        try {
-            byte[] bytes = prompt.file.equals("-") ? System.in.readAllBytes() : Files.readAllBytes(Path.of(prompt.file));
-            return tokenizer.encode(new String(bytes, StandardCharsets.UTF_8));
-        } catch (NoSuchFileException e) {
-            throw new TinyLlmException("prompt file not found: " + prompt.file);
-        } catch (IOException e) {
-            throw new TinyLlmException("cannot read the prompt from " + prompt.file + ": " + e.getMessage(), e);
-        }
+        return tokens;
     }
 
     /** The prompt as it is if it fits with the new tokens; with --truncate, its last tokens that fit. */
-    private int[] fitToContext(int[] tokens, int context) {
-        if (tokens.length + maxLength <= context) {
+    private int[] fitToContext(int[] tokens, GPT2Config config) {
+        if (config.fits(tokens.length, maxLength)) {
             return tokens;
         }
-        if (!truncate || maxLength >= context) {
+        int context = config.maxSeqLen(), keep = context + 1 - maxLength;
+        if (!truncate) {
             throw new TinyLlmException("prompt of " + tokens.length + " tokens + " + maxLength
                     + " new tokens exceeds the model's context of " + context + " tokens"
-                    + (maxLength < context ? " (--truncate keeps the last " + (context - maxLength) + " prompt tokens)" : ""));
+                    + " (--truncate keeps the last " + keep + " prompt tokens)");
         }
-        int keep = context - maxLength;
         err.println("note: prompt truncated to its last " + keep + " of " + tokens.length + " tokens, to leave room for "
                 + maxLength + " new tokens in the context of " + context);
-        return java.util.Arrays.copyOfRange(tokens, tokens.length - keep, tokens.length);
+        return Arrays.copyOfRange(tokens, tokens.length - keep, tokens.length);
     }
 
     private TokenChooser chooser(int vocabSize) {
         if (temperature < 0 || Float.isNaN(temperature)) {
             throw new TinyLlmException("--temperature must be 0 (greedy) or more, got " + temperature);
+        }
+        if (temperature > 0 && Float.isInfinite(1f / temperature)) {
+            throw new TinyLlmException("--temperature " + temperature + " is too small: 1/T overflows a float (use 0 for greedy)");
         }
         boolean filters = topK != 0 || topP != 1f;
         if (temperature == 0 && !filters) {
@@ -274,7 +320,7 @@ final class GenerateCommand implements Callable<Integer> {
             if (file.getParent() != null) Files.createDirectories(file.getParent());
             Files.writeString(file, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(json));
         } catch (IOException e) {
-            throw new TinyLlmException("cannot write " + file + ": " + e.getMessage(), e);
+            throw TinyLlmException.io("cannot write", file, e);
         }
     }
 

@@ -5,6 +5,7 @@ import java.io.FileOutputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.net.URI;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Collection;
@@ -47,6 +48,11 @@ public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** Declared once here and inherited by every subcommand; picocli sets this field wherever it is given. */
+    @CommandLine.Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
+            description = "Print the stack trace with an error.")
+    boolean verbose;
+
     @Override
     public void run() {
         throw new CommandLine.ParameterException(spec.commandLine(), "name a command: generate, download, convert, synthetic, bench or serve");
@@ -70,22 +76,15 @@ public final class Main implements Runnable {
     /** As above, with another default model and hub to fetch it from (tests of the first run). */
     static int run(String[] args, PrintStream out, PrintStream err, Terminal terminal, Path defaultModel, URI hub) {
         Factory factory = new Factory(out, err, terminal, defaultModel, hub);
-        CommandLine cli = new CommandLine(new Main(), factory);
+        Main main = new Main();
+        CommandLine cli = new CommandLine(main, factory);
         for (Class<?> command : commandsFor(args)) {
             cli.addSubcommand(new CommandLine(command, factory));
         }
         cli.setOut(new PrintWriter(out, true));
         cli.setErr(new PrintWriter(err, true));
         cli.setColorScheme(CommandLine.Help.defaultColorScheme(terminal.colour() ? CommandLine.Help.Ansi.ON : CommandLine.Help.Ansi.OFF));
-        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            boolean verbose = parseResult.hasMatchedOption("--verbose");
-            commandLine.getErr().println("error: " + message(e));
-            if (verbose) {
-                e.printStackTrace(commandLine.getErr());
-            }
-            commandLine.getErr().flush();
-            return EXIT_ERROR;
-        });
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> report(e, main.verbose, cli.getErr()));
         cli.setParameterExceptionHandler((e, args1) -> {
             PrintWriter w = e.getCommandLine().getErr();
             String message = e.getMessage().startsWith("Error: ") ? e.getMessage().substring(7) : e.getMessage();
@@ -93,7 +92,28 @@ public final class Main implements Runnable {
             w.flush();
             return EXIT_USAGE;
         });
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (Throwable e) {
+            // picocli hands only Exceptions to the handler above; an Error (out of memory, a fault in a mapped
+            // read) leaves execute() as it is. Both end here, in the same words.
+            return report(e, main.verbose, cli.getErr());
+        }
+    }
+
+    /** The one place a failure becomes output: one line, and the stack trace after it with --verbose. */
+    private static int report(Throwable e, boolean verbose, PrintWriter err) {
+        try {
+            err.println("error: " + message(e));
+            if (verbose) {
+                e.printStackTrace(err);
+            }
+        } catch (Throwable whileReporting) {
+            // Out of memory again while building the message: say the least that is true.
+            err.println("error: " + e.getClass().getName());
+        }
+        err.flush();
+        return EXIT_ERROR;
     }
 
     /** The subcommands a command line needs: the one it names; none for --version or nothing; else all (help, typos). */
@@ -107,13 +127,13 @@ public final class Main implements Runnable {
 
     /** One line for the user: our own messages as they are, anything unexpected with its type. */
     static String message(Throwable e) {
-        if (e instanceof TinyLlmException) {
-            return e.getMessage();
-        }
-        if (e instanceof OutOfMemoryError) {
-            return "out of memory: " + e.getMessage() + " (give the JVM more with JAVA_OPTS=-Xmx...)";
-        }
-        return "unexpected " + e.getClass().getSimpleName() + ": " + e.getMessage() + " (run with --verbose for details)";
+        String message = switch (e) {
+            case TinyLlmException t -> t.getMessage();
+            case OutOfMemoryError o -> "out of memory (" + o.getMessage() + "): give the JVM more with JAVA_OPTS=-Xmx...";
+            case UncheckedIOException u -> TinyLlmException.reason(null, u.getCause()) + " (run with --verbose for details)";
+            default -> "unexpected " + e.getClass().getSimpleName() + ": " + e.getMessage() + " (run with --verbose for details)";
+        };
+        return message.replace('\n', ' ');
     }
 
     /** Subcommands get the output stream and terminal of this run, so tests can capture them. */

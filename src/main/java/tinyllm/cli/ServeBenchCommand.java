@@ -55,9 +55,6 @@ final class ServeBenchCommand implements Callable<Integer> {
             description = "Where to write the figures as JSON (default: ${DEFAULT-VALUE}).")
     Path json;
 
-    @Option(names = "--verbose", description = "Print stack traces with errors.")
-    boolean verbose;
-
     private final PrintStream out;
 
     ServeBenchCommand(PrintStream out) {

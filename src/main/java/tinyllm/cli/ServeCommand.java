@@ -56,9 +56,6 @@ final class ServeCommand implements Callable<Integer> {
             description = "On shutdown, how long running requests may take to finish (default: ${DEFAULT-VALUE}).")
     int drainSeconds;
 
-    @Option(names = "--verbose", description = "Print stack traces with errors.")
-    boolean verbose;
-
     private final PrintStream out;
 
     ServeCommand(PrintStream out) {

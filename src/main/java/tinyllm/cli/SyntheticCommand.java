@@ -52,8 +52,6 @@ final class SyntheticCommand implements Callable<Integer> {
             description = "Storage type: fp32 or bf16 (default: ${DEFAULT-VALUE}).")
     String dtype;
 
-    @Option(names = "--verbose", description = "Print stack traces with errors.")
-    boolean verbose;
 
     private final PrintStream stdout;
 

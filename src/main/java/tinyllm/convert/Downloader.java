@@ -91,7 +91,7 @@ public final class Downloader {
                 fetch(client, URI.create(page(model) + "/resolve/main/" + file), folder.resolve(file), byHand);
             }
         } catch (IOException e) {
-            throw new TinyLlmException("cannot write into " + folder + ": " + e.getMessage(), e);
+            throw TinyLlmException.io("cannot write into", folder, e);
         }
     }
 

@@ -242,7 +242,7 @@ public final class HuggingFaceModel implements AutoCloseable {
         } catch (NoSuchFileException e) {
             throw new TinyLlmException(file + " not found");
         } catch (IOException e) {
-            throw new TinyLlmException("cannot read " + file + ": " + e.getMessage(), e);
+            throw TinyLlmException.io("cannot read", file, e);
         }
     }
 }

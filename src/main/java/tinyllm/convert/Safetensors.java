@@ -100,7 +100,7 @@ final class Safetensors {
         } catch (NoSuchFileException e) {
             throw new TinyLlmException("safetensors file not found: " + file);
         } catch (IOException e) {
-            throw new TinyLlmException("cannot read " + file + ": " + e.getMessage(), e);
+            throw TinyLlmException.io("cannot read", file, e);
         }
     }
 

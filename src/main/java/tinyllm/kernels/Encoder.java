@@ -17,6 +17,7 @@ public final class Encoder {
      */
     public static void forward(MemorySegment out, MemorySegment wte, MemorySegment wpe,
                                int[] tokens, int first, int T, int pos0, int C) {
+        Simd.faultable(wpe, (long) pos0 * C * Float.BYTES);
         int upper = F.loopBound(C);
         for (int t = 0; t < T; t++) {
             long outRow = (long) t * C * Float.BYTES;

@@ -22,6 +22,7 @@ public final class LayerNorm {
      */
     public static void forward(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
                                int C, int rowFrom, int rowTo) {
+        Simd.faultable(weight, 0);
         int upper = F.loopBound(C);
         for (int r = rowFrom; r < rowTo; r++) {
             long row = (long) r * C * Float.BYTES;

@@ -132,6 +132,7 @@ public final class MatMul {
         long y0 = ((long) t * OC + o) * Float.BYTES, y1 = y0 + (long) OC * Float.BYTES,
                 y2 = y1 + (long) OC * Float.BYTES, y3 = y2 + (long) OC * Float.BYTES;
         long b = (long) o * Float.BYTES;
+        if (first && bias != null) Simd.faultable(bias, b); // start() loads the bias; kept tiny so it inlines (no boxed vectors)
         FloatVector c00 = start(out, bias, y0, b, first), c01 = start(out, bias, y0 + v, b + v, first), c02 = start(out, bias, y0 + 2 * v, b + 2 * v, first);
         FloatVector c10 = start(out, bias, y1, b, first), c11 = start(out, bias, y1 + v, b + v, first), c12 = start(out, bias, y1 + 2 * v, b + 2 * v, first);
         FloatVector c20 = start(out, bias, y2, b, first), c21 = start(out, bias, y2 + v, b + v, first), c22 = start(out, bias, y2 + 2 * v, b + 2 * v, first);
@@ -161,6 +162,7 @@ public final class MatMul {
                               int t, int o, int k0, int kc, int C, int OC, boolean first) {
         long v = (long) F.length() * Float.BYTES;
         long x = ((long) t * C + k0) * Float.BYTES, y = ((long) t * OC + o) * Float.BYTES, b = (long) o * Float.BYTES;
+        if (first && bias != null) Simd.faultable(bias, b);
         FloatVector c0 = start(out, bias, y, b, first), c1 = start(out, bias, y + v, b + v, first), c2 = start(out, bias, y + 2 * v, b + 2 * v, first);
         for (int k = 0; k < kc; k++) {
             long p = (long) k * PANEL * Float.BYTES;
@@ -180,6 +182,7 @@ public final class MatMul {
         long x = (long) t * C * Float.BYTES;
         long w0 = (long) o * C * Float.BYTES, w1 = w0 + (long) C * Float.BYTES,
                 w2 = w1 + (long) C * Float.BYTES, w3 = w2 + (long) C * Float.BYTES;
+        Simd.faultable(weight, w0);
         FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
         FloatVector b0 = FloatVector.zero(F), b1 = FloatVector.zero(F), b2 = FloatVector.zero(F), b3 = FloatVector.zero(F);
         int step = F.length();
@@ -240,6 +243,7 @@ public final class MatMul {
                              int t, int C, int OC, int o) {
         long x = (long) t * C * Float.BYTES;
         long w = (long) o * C * Float.BYTES;
+        Simd.faultable(weight, w);
         FloatVector a = FloatVector.zero(F);
         int i = 0;
         for (; i < F.loopBound(C); i += F.length()) {

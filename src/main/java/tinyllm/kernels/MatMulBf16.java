@@ -75,6 +75,7 @@ public final class MatMulBf16 {
         long even = (long) t * C * Float.BYTES, odd = even + (long) half * Float.BYTES;
         long rowBytes = (long) C * Short.BYTES;
         long w0 = (long) o * rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+        Simd.faultable(weight, w0);
         FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
         FloatVector b0 = FloatVector.zero(F), b1 = FloatVector.zero(F), b2 = FloatVector.zero(F), b3 = FloatVector.zero(F);
         int p = 0;
@@ -113,6 +114,7 @@ public final class MatMulBf16 {
         int pairs = C / 2, half = (C + 1) / 2;
         long even = (long) t * C * Float.BYTES, odd = even + (long) half * Float.BYTES;
         long w = (long) o * C * Short.BYTES;
+        Simd.faultable(weight, w);
         FloatVector a = FloatVector.zero(F), b = FloatVector.zero(F);
         int p = 0;
         for (; p < I.loopBound(pairs); p += I.length()) {

@@ -1,5 +1,6 @@
 package tinyllm.kernels;
 
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
@@ -24,8 +25,20 @@ public final class Simd {
     /** Ints of the same vector width: a bf16 weight vector is loaded as ints, two weights each. */
     public static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
 
+    /**
+     * Reads the float at {@code byteOffset} of {@code segment} and drops it: the scalar accessor compiles to
+     * an Unsafe access, which marks the whole compiled method as one that may fault on memory. For such
+     * methods HotSpot turns a SIGBUS (a read from a mapped checkpoint truncated under the engine) into an
+     * {@link InternalError} in the reading thread, which the API reports as a changed file; in a method
+     * with Vector API loads only, the same fault kills the JVM. So every method that loads vectors from the
+     * weights calls this first, with an offset it is about to read (a line in cache, not another miss).
+     */
+    public static void faultable(MemorySegment segment, long byteOffset) {
+        segment.get(FLOAT, byteOffset);
+    }
+
     /** fp32 value of bf16 element {@code index} of a segment. */
-    public static float bf16(java.lang.foreign.MemorySegment segment, long index) {
+    public static float bf16(MemorySegment segment, long index) {
         return Float.intBitsToFloat(segment.get(BF16, index * Short.BYTES) << 16);
     }
 

@@ -3,6 +3,7 @@ package tinyllm.runtime;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
+import tinyllm.TinyLlmException;
 import tinyllm.kernels.Attention;
 import tinyllm.kernels.Encoder;
 import tinyllm.kernels.Gelu;
@@ -68,28 +69,60 @@ public final class Forward implements AutoCloseable {
         this.capacity = capacity;
         int C = config.channels();
         this.chunk = Math.min(capacity, MAX_CHUNK);
-        this.x = floats((long) chunk * C);
-        this.ln = floats((long) chunk * C);
-        this.qkv = floats((long) chunk * 3 * C);
-        this.atty = floats((long) chunk * C);
-        this.proj = floats((long) chunk * C);
-        this.fch = floats((long) chunk * 4 * C);
-        this.last = floats(C);
-        this.logits = floats(config.vocabSize());
         this.bf16 = config.dtype() == DType.BF16;
-        this.split = bf16 ? floats((long) chunk * 4 * C) : null;
-        this.scores = new MemorySegment[pool.workers()];
-        this.packed = new MemorySegment[pool.workers()];
-        for (int w = 0; w < scores.length; w++) {
-            scores[w] = floats(Attention.scoreFloats(capacity));
-            packed[w] = floats(MatMul.packFloats());
+        long cacheBytes = config.layers() * (Attention.keyCacheFloats(C, capacity) + (long) C * capacity) * Float.BYTES;
+        try {
+            requireMemory(cacheBytes, config);
+            this.x = floats((long) chunk * C);
+            this.ln = floats((long) chunk * C);
+            this.qkv = floats((long) chunk * 3 * C);
+            this.atty = floats((long) chunk * C);
+            this.proj = floats((long) chunk * C);
+            this.fch = floats((long) chunk * 4 * C);
+            this.last = floats(C);
+            this.logits = floats(config.vocabSize());
+            this.split = bf16 ? floats((long) chunk * 4 * C) : null;
+            this.scores = new MemorySegment[pool.workers()];
+            this.packed = new MemorySegment[pool.workers()];
+            for (int w = 0; w < scores.length; w++) {
+                scores[w] = floats(Attention.scoreFloats(capacity));
+                packed[w] = floats(MatMul.packFloats());
+            }
+            this.keys = new MemorySegment[config.layers()];
+            this.values = new MemorySegment[config.layers()];
+            for (int l = 0; l < config.layers(); l++) {
+                keys[l] = floats(Attention.keyCacheFloats(C, capacity));
+                values[l] = floats((long) C * capacity);
+            }
+        } catch (OutOfMemoryError e) {
+            arena.close();
+            throw new TinyLlmException("cannot allocate a session: " + describeCache(cacheBytes, config) + " and the activations"
+                    + " do not fit in memory (" + e.getMessage() + ")", e);
+        } catch (RuntimeException | Error e) {
+            arena.close(); // what was allocated before the failure
+            throw e;
         }
-        this.keys = new MemorySegment[config.layers()];
-        this.values = new MemorySegment[config.layers()];
-        for (int l = 0; l < config.layers(); l++) {
-            keys[l] = floats(Attention.keyCacheFloats(C, capacity));
-            values[l] = floats((long) C * capacity);
+    }
+
+    /**
+     * Refuses a KV cache larger than the machine's memory before allocating it: each layer's piece might be
+     * granted (memory is overcommitted) and then zeroed until the system kills the process. Asked only for
+     * caches over 1 GiB: loading the management bean costs ~0.1 s, more than a small session takes to make.
+     */
+    private static void requireMemory(long cacheBytes, GPT2Config config) {
+        if (cacheBytes < 1L << 30) {
+            return;
         }
+        var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        if (cacheBytes > os.getTotalMemorySize()) {
+            throw new TinyLlmException("cannot allocate a session: " + describeCache(cacheBytes, config)
+                    + ", more than this machine's " + os.getTotalMemorySize() / 1_000_000 + " MB of memory");
+        }
+    }
+
+    private static String describeCache(long cacheBytes, GPT2Config config) {
+        return "its KV cache for a context of " + config.maxSeqLen() + " tokens x " + config.layers() + " layers x "
+                + config.channels() + " channels needs " + cacheBytes / 1_000_000 + " MB";
     }
 
     /** Every buffer of the pass comes from here: {@code count} floats, 64-byte aligned, freed by {@link #close}. */

@@ -40,7 +40,7 @@ public final class WorkerPool implements AutoCloseable {
     private final AtomicBoolean dispatching = new AtomicBoolean();
     private volatile Task task;
     private volatile int generation;
-    private volatile boolean closed;
+    private volatile boolean closing, closed;
     private volatile Throwable failure;
 
     public WorkerPool(int workers) {
@@ -69,7 +69,9 @@ public final class WorkerPool implements AutoCloseable {
 
     /**
      * Runs {@code work} on every worker and returns when all have finished. Calls from several threads
-     * (several sessions on one model) take turns: the cores are shared, not oversubscribed.
+     * (several sessions on one model) take turns: a caller waiting for its turn spins, then yields; there
+     * is no queue and no fairness. A failure on any worker (an exception or an Error, such as the
+     * InternalError of a fault in a mapped read) is rethrown here, in the caller.
      */
     public void run(Task work) {
         if (workers == 1) {
@@ -80,7 +82,7 @@ public final class WorkerPool implements AutoCloseable {
             pause(spins);
         }
         try {
-            if (closed) {
+            if (closing) {
                 throw new IllegalStateException("the worker pool is closed");
             }
             task = work;
@@ -166,9 +168,19 @@ public final class WorkerPool implements AutoCloseable {
         return start - start % align;
     }
 
+    /**
+     * Stops the workers. Taking the dispatch lock first lets a kernel call in flight finish: a worker that
+     * saw {@code closed} before its task would never count down, and its dispatcher would wait forever.
+     * Later calls to {@link #run} throw {@link IllegalStateException}.
+     */
     @Override
     public void close() {
+        closing = true; // no new dispatch starts, so the lock is soon free even with a busy dispatcher
+        for (int spins = 0; !dispatching.compareAndSet(false, true); spins++) {
+            pause(spins);
+        }
         closed = true;
+        dispatching.set(false);
         for (int w = 1; w < workers; w++) {
             LockSupport.unpark(threads[w]);
         }

@@ -157,8 +157,8 @@ class BadInputTest {
 
     @Test
     void promptPlusMaxLengthBeyondTheContext() {
-        assertOneLineError(1, generate(MICRO, "--tokens", "1,2,3", "--max-length", "62"),
-                "3 tokens", "62 new tokens", "context of 64");
+        assertOneLineError(1, generate(MICRO, "--tokens", "1,2,3", "--max-length", "63"),
+                "3 tokens", "63 new tokens", "context of 64");
     }
 
     @Test

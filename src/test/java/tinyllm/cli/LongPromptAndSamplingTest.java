@@ -42,9 +42,9 @@ class LongPromptAndSamplingTest {
     void truncateKeepsTheLastTokensThatFitAndSaysSo() throws IOException {
         CliRun run = CliRun.of("generate", "--model", VOCAB, "--prompt-file", longPrompt().toString(), "--max-length", "10", "--truncate");
         assertEquals(0, run.exitCode(), run.err());
-        assertTrue(run.err().contains("note: prompt truncated to its last 118 of 300 tokens"), run.err());
+        assertTrue(run.err().contains("note: prompt truncated to its last 119 of 300 tokens"), run.err());
         assertEquals(1, run.err().strip().lines().filter(l -> l.startsWith("note:")).count());
-        assertTrue(line(run, "Stats:").startsWith("Stats: 118 prompt tokens, 10 new tokens"), run.out());
+        assertTrue(line(run, "Stats:").startsWith("Stats: 119 prompt tokens, 10 new tokens"), run.out());
     }
 
     @Test
@@ -64,7 +64,7 @@ class LongPromptAndSamplingTest {
     @Test
     void aMissingPromptFileIsAnError() {
         BadInputTest.assertOneLineError(1, CliRun.of("generate", "--model", VOCAB, "--prompt-file", dir.resolve("none.txt").toString()),
-                "prompt file not found");
+                "prompt file", "not found");
     }
 
     @Test

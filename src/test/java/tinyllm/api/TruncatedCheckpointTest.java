@@ -1,0 +1,79 @@
+package tinyllm.api;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import tinyllm.Fixtures;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * A checkpoint truncated to its header under a warm (C2-compiled) session, in a JVM of its own: mapped,
+ * the fault must be one error naming the file and a clean exit, never a JVM crash (hs_err file, exit 134);
+ * read with --no-mmap, generation goes on unharmed.
+ */
+class TruncatedCheckpointTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void mappedTruncationIsAnErrorNamingTheFileNotACrash() throws Exception {
+        Child child = run(true);
+        assertEquals(1, child.exit, child.output);
+        assertTrue(child.output.contains("error: checkpoint " + child.file + " changed or truncated while in use"), child.output);
+        assertTrue(child.noCrashReport, "hs_err file written: " + child.output);
+    }
+
+    @Test
+    void readIntoMemoryTheTruncationDoesNotMatter() throws Exception {
+        Child child = run(false);
+        assertEquals(0, child.exit, child.output);
+        assertTrue(child.output.contains("done"), child.output);
+        assertTrue(child.noCrashReport, child.output);
+    }
+
+    record Child(int exit, String output, Path file, boolean noCrashReport) {}
+
+    Child run(boolean map) throws Exception {
+        Path file = Files.copy(Fixtures.path("micro.bin"), dir.resolve("micro.bin"));
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> command = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector",
+                "--enable-native-access=ALL-UNNAMED", "-Xbatch", "-XX:CompileThresholdScaling=0.05",
+                "-XX:ErrorFile=" + dir.resolve("hs_err_%p.log"), "-cp", System.getProperty("java.class.path"),
+                TruncatedWhileMapped.class.getName(), file.toString(), Boolean.toString(map)));
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).directory(dir.toFile()).start();
+        StringBuilder output = new StringBuilder();
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+             OutputStream in = process.getOutputStream()) {
+            for (String line; (line = out.readLine()) != null; ) {
+                output.append(line).append('\n');
+                if (line.equals("warm")) {
+                    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE)) {
+                        channel.truncate(1024);
+                    }
+                    in.write('\n');
+                    in.flush();
+                }
+            }
+        }
+        assertTrue(process.waitFor(120, TimeUnit.SECONDS), "child still running: " + output);
+        assumeTrue(Files.size(file) == 1024 || !output.toString().contains("warm"), "the platform did not truncate the file");
+        File[] reports = dir.toFile().listFiles((d, name) -> name.startsWith("hs_err"));
+        return new Child(process.exitValue(), output.toString(), file, reports == null || reports.length == 0);
+    }
+}

@@ -1,0 +1,138 @@
+package tinyllm.cli;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import tinyllm.Fixtures;
+import tinyllm.TinyLlmException;
+import tinyllm.checkpoint.Checkpoint;
+import tinyllm.model.GPT2Config;
+import tinyllm.model.ParameterLayout;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static tinyllm.cli.BadInputTest.assertOneLineError;
+import static tinyllm.cli.BadInputTest.generate;
+
+/** Errors (java.lang.Error too), broken weights, unbounded input and misleading messages: each one line. */
+class FailuresTest {
+    static final String MICRO = BadInputTest.MICRO;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void verbosePrintsTheStackTraceOnEverySubcommand() {
+        String[][] failing = {
+            {"generate", "--model", dir.resolve("none.bin").toString(), "--tokens", "1"},
+            {"bench", "--model", dir.resolve("none.bin").toString()},
+            {"convert", dir.resolve("none").toString(), "--out", dir.resolve("x.bin").toString()},
+            {"synthetic", "--shape", "7B", "--out", dir.resolve("x.bin").toString()},
+            {"download", "gpt5"},
+        };
+        for (String[] args : failing) {
+            CliRun quiet = CliRun.of(args);
+            assertOneLineError(1, quiet);
+            String[] verbose = java.util.Arrays.copyOf(args, args.length + 1);
+            verbose[args.length] = "--verbose";
+            CliRun loud = CliRun.of(verbose);
+            assertEquals(1, loud.exitCode(), loud.err());
+            assertTrue(loud.err().startsWith(quiet.err().strip() + "\n"), loud.err());
+            assertTrue(loud.err().contains("\tat tinyllm."), () -> String.join(" ", args) + ": no stack trace in " + loud.err());
+        }
+    }
+
+    @Test
+    void maxLengthAtIntMaxIsAnErrorNotAnOverflow() {
+        assertOneLineError(1, generate(MICRO, "--tokens", "1", "--max-length", "2147483647"), "--max-length 2147483647", "context of 64");
+    }
+
+    @Test
+    void theLastPositionOfTheContextCanBeUsed() {
+        CliRun run = generate(MICRO, "--tokens", "1", "--max-length", "64");
+        assertEquals(0, run.exitCode(), run.err());
+        assertTrue(run.out().contains("Stats: 1 prompt tokens, 64 new tokens"), run.out());
+    }
+
+    @Test
+    void threadsBeyondTheBoundAreRefused() {
+        assertOneLineError(1, generate(MICRO, "--tokens", "1", "--threads", "2147483647"), "--threads", "per available processor");
+    }
+
+    @Test
+    void aTinyTemperatureIsBlamedOnTheTemperature() {
+        assertOneLineError(1, generate(MICRO, "--tokens", "1", "--temperature", "1e-45"), "too small", "1/T overflows");
+    }
+
+    @Test
+    void aFifoAsTheModelIsRefusedWithoutBlocking() throws Exception {
+        Path fifo = dir.resolve("fifo.bin");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        assertOneLineError(1, generate(fifo.toString(), "--tokens", "1"), "not a regular file");
+    }
+
+    @Test
+    void ioFailuresAreNamedInWords() {
+        Path p = Path.of("w/x.bin");
+        assertEquals("cannot read checkpoint w/x.bin: permission denied",
+                TinyLlmException.io("cannot read checkpoint", p, new AccessDeniedException("w/x.bin")).getMessage());
+        assertEquals("cannot write w/x.bin: w: not found",
+                TinyLlmException.io("cannot write", p, new NoSuchFileException("w")).getMessage());
+    }
+
+    /** A copy of micro.bin with one float of tensor {@code tensor} (at element {@code index}) replaced. */
+    Path microWith(int tensor, long index, float value) throws IOException {
+        byte[] bytes = Files.readAllBytes(Fixtures.path("micro.bin"));
+        GPT2Config config = new GPT2Config(64, 500, 512, 2, 4, 48, tinyllm.model.DType.FP32);
+        long at = Checkpoint.HEADER_BYTES + (config.layout().offsets()[tensor] + index) * Float.BYTES;
+        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putFloat((int) at, value);
+        return Files.write(dir.resolve("broken.bin"), bytes);
+    }
+
+    @Test
+    void greedyRefusesNonFiniteLogitsNamingTheStep() throws IOException {
+        assertOneLineError(1, generate(microWith(ParameterLayout.QKVW, 7, Float.NaN).toString(), "--tokens", "1,2"),
+                "step 1", "NaN or infinite");
+        assertOneLineError(1, generate(microWith(ParameterLayout.WTE, 48 * 3, Float.NaN).toString(), "--tokens", "1,2"),
+                "step 1", "NaN or infinite");
+        assertOneLineError(1, generate(microWith(ParameterLayout.LNFW, 5, Float.POSITIVE_INFINITY).toString(), "--tokens", "1,2"),
+                "step 1", "NaN or infinite");
+    }
+
+    @Test
+    void aHugeOneWordPromptIsRefusedAtOnceOrTruncatedFromItsTail() throws IOException {
+        Path word = dir.resolve("word.txt");
+        try (RandomAccessFile f = new RandomAccessFile(word.toFile(), "rw")) {
+            byte[] chunk = "a".repeat(1 << 20).getBytes();
+            for (int i = 0; i < 50; i++) f.write(chunk);
+        }
+        String vocab = Fixtures.path("vocab.bin").toString(); // GPT-2's vocabulary, context of 128
+        assertOneLineError(1, generate(vocab, "--prompt-file", word.toString()), "prompt of more than", "--truncate");
+        CliRun run = generate(vocab, "--prompt-file", word.toString(), "--truncate", "--max-length", "5");
+        assertEquals(0, run.exitCode(), run.err());
+        assertTrue(run.out().contains("Stats: 124 prompt tokens, 5 new tokens"), run.out());
+    }
+
+    @Test
+    void aKvCacheBeyondTheMachinesMemoryIsOneLine() throws IOException {
+        // maxT 2^20, 64 layers of 1024 channels: a 512 GB cache. The weights are a sparse file of zeros.
+        GPT2Config config = new GPT2Config(1 << 20, 128, 128, 64, 16, 1024, tinyllm.model.DType.FP32);
+        Path file = dir.resolve("long-context.bin");
+        ByteBuffer header = ByteBuffer.allocate(Checkpoint.HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        for (int v : Checkpoint.header(config)) header.putInt(v);
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+            f.write(header.array());
+            f.setLength(Checkpoint.HEADER_BYTES + config.layout().bytes(config.dtype()));
+        }
+        assertOneLineError(1, generate(file.toString(), "--tokens", "1"), "cannot allocate a session", "KV cache", "MB");
+    }
+}
