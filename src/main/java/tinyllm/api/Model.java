@@ -7,7 +7,6 @@ import tinyllm.TinyLlmException;
 import tinyllm.checkpoint.Checkpoint;
 import tinyllm.model.GPT2Config;
 import tinyllm.model.Weights;
-import tinyllm.runtime.Forward;
 import tinyllm.runtime.WorkerPool;
 
 /**
@@ -76,9 +75,44 @@ public final class Model implements AutoCloseable {
         return pool.threads();
     }
 
-    /** A new session with its own activations and KV cache, allocated now, once. */
+    /** A new session with its own activations and a KV cache for the model's whole context, allocated now, once. */
     public Session newSession() {
-        return new Session(config(), new Forward(config(), weights, pool));
+        return newSession(config().maxSeqLen());
+    }
+
+    /**
+     * A new session whose KV cache holds {@code contextTokens} positions (1 to the model's context) and whose
+     * activations hold min(contextTokens, 512) rows, allocated now, once: size it to the request.
+     *
+     * @throws TinyLlmException if {@code contextTokens} is out of range
+     */
+    public Session newSession(int contextTokens) {
+        if (contextTokens < 1 || contextTokens > config().maxSeqLen()) {
+            throw new TinyLlmException("a session holds 1 to " + config().maxSeqLen()
+                    + " tokens (the model's context), not " + contextTokens);
+        }
+        BatchRunner runner = new BatchRunner(config(), weights, pool, Math.min(contextTokens, Session.PREFILL_ROWS), 1);
+        try {
+            return new Session(config(), runner, contextTokens);
+        } catch (RuntimeException | Error e) {
+            runner.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A runner of batched steps over many sequences (continuous batching): each step takes up to
+     * {@code maxRows} rows, decode and prompt rows of any sequences, and reads the weights once for all of
+     * them. Its activations and up to {@code maxRows} rows of logits (V floats each) are allocated now, once;
+     * each sequence's KV cache when {@link BatchRunner#newSequence} makes it. Use it from one thread.
+     *
+     * @throws TinyLlmException if {@code maxRows} is below 1
+     */
+    public BatchRunner newBatchRunner(int maxRows) {
+        if (maxRows < 1) {
+            throw new TinyLlmException("a batch step needs room for at least 1 row, not " + maxRows);
+        }
+        return new BatchRunner(config(), weights, pool, maxRows, maxRows);
     }
 
     @Override

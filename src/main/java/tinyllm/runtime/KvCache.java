@@ -1,0 +1,57 @@
+package tinyllm.runtime;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import tinyllm.kernels.Attention;
+import tinyllm.model.GPT2Config;
+
+/**
+ * One sequence's keys and values, per layer, for up to {@code capacity} positions, allocated once: the
+ * layout is {@link Attention}'s. A cache knows nothing of how many positions it holds; its owner (a
+ * session, a batch sequence) keeps the position.
+ */
+public final class KvCache implements AutoCloseable {
+    private final Arena arena = Arena.ofShared();
+    private final int capacity;
+    private final MemorySegment[] keys;   // per layer (NH, capacity / L, hs, L) in vector-wide tiles
+    private final MemorySegment[] values; // per layer (NH, capacity, hs)
+
+    /** @param capacity positions, 1 to the model's context length (checked by the caller) */
+    public KvCache(GPT2Config config, int capacity) {
+        if (capacity < 1 || capacity > config.maxSeqLen()) {
+            throw new IllegalArgumentException("a KV cache holds 1.." + config.maxSeqLen() + " positions, not " + capacity);
+        }
+        this.capacity = capacity;
+        this.keys = new MemorySegment[config.layers()];
+        this.values = new MemorySegment[config.layers()];
+        try {
+            for (int l = 0; l < config.layers(); l++) {
+                keys[l] = Buffers.floats(arena, Attention.keyCacheFloats(config.channels(), capacity));
+                values[l] = Buffers.floats(arena, (long) config.channels() * capacity);
+            }
+        } catch (RuntimeException | Error e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /** The most positions the cache holds. */
+    public int capacity() {
+        return capacity;
+    }
+
+    MemorySegment keys(int layer) {
+        return keys[layer];
+    }
+
+    MemorySegment values(int layer) {
+        return values[layer];
+    }
+
+    /** Frees the cache. */
+    @Override
+    public void close() {
+        arena.close();
+    }
+}
