@@ -144,12 +144,17 @@ public final class Forward implements AutoCloseable {
         }
         int R = batch.logitRows();
         if (R > 0) {
-            for (int r = 0; r < R; r++) {
-                MemorySegment.copy(x, (long) batch.logitRow(r) * C * Float.BYTES, last, (long) r * C * Float.BYTES,
-                        (long) C * Float.BYTES);
-            }
+            gatherLogitRows(last, x, batch);
             layerNorm(last, last, weights.lnfw(), weights.lnfb(), R);
             matmul(logits, last, weights.wte(), null, R, C, config.vocabSize());
+        }
+    }
+
+    /** last (R,C) = the rows of x (T,C) whose logits the batch wants, so one product over wte serves them all. */
+    private void gatherLogitRows(MemorySegment last, MemorySegment x, Batch batch) {
+        long rowBytes = (long) config.channels() * Float.BYTES;
+        for (int r = 0; r < batch.logitRows(); r++) {
+            MemorySegment.copy(x, batch.logitRow(r) * rowBytes, last, r * rowBytes, rowBytes);
         }
     }
 
@@ -170,7 +175,7 @@ public final class Forward implements AutoCloseable {
 
     private void matmul(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
                         int T, int C, int OC) {
-        if (bf16 && (T < MatMul.GEMM_ROWS || OC % MatMul.PANEL != 0)) {
+        if (bf16 && (!MatMul.packs(T) || OC % MatMul.PANEL != 0)) {
             MatMulBf16.splitEvenOdd(split, in, T, C); // the decode path's input, split once before the threads share it
         }
         matmul.set(out, in, weight, bias, T, C, OC);

@@ -102,8 +102,10 @@ class KernelsTest {
 
     @ParameterizedTest(name = "T={0} C={1} OC={2}")
     @CsvSource({"1,48,144", "3,37,13", "2,768,7", "5,17,4", "1,3,2",
+            // Batched decode: input rows in pairs and one left over, weights read in place
+            "16,768,148", "7,37,100", "9,768,150", "13,600,53",
             // GEMM shapes: whole panels plus leftover rows and channels, and C spanning several KC panels
-            "4,48,144", "7,37,100", "9,768,150", "13,600,53", "64,3072,96"})
+            "32,48,144", "35,37,100", "37,768,150", "64,3072,96"})
     void matmulMatchesReference(int T, int C, int OC) {
         float[] in = randoms(T * C), w = randoms(OC * C), b = randoms(OC);
         // Scale the weights as a trained layer's are, so outputs stay O(1) and the tolerance means the same at every C.
@@ -118,7 +120,8 @@ class KernelsTest {
 
     /** bf16 weights: the reference multiplies the same values, widened to fp32, so only summation order differs. */
     @ParameterizedTest(name = "T={0} C={1} OC={2}")
-    @CsvSource({"1,48,144", "1,37,13", "2,768,7", "3,3073,9", "4,48,144", "7,37,100", "9,768,150", "1,2,1"})
+    @CsvSource({"1,48,144", "1,37,13", "2,768,7", "3,3073,9", "4,48,144", "7,37,100", "9,768,150", "1,2,1",
+            "32,48,144", "35,37,100", "37,768,150"})
     void bf16MatmulMatchesReference(int T, int C, int OC) {
         float[] in = randoms(T * C), w = randoms(OC * C), b = randoms(OC);
         MemorySegment wBf16 = arena.allocate((long) OC * C * Short.BYTES, 64);
