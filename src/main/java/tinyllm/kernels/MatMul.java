@@ -14,7 +14,7 @@ import static tinyllm.kernels.Simd.LE;
  *
  * <p>Two shapes of work. At decode (one row, or the few rows of a batched step) the weights are read once
  * and the kernel is limited by memory: four weight rows stream together against one input row
- * ({@link #dot4}), or stay in L1 while a batch's rows pass by two at a time ({@link #dot4x2}). At
+ * ({@link #dot4}), and stay in L1 while the other rows of a batch pass by. At
  * prefill (many rows) it is limited by arithmetic, and a GEMM in the GotoBLAS manner keeps the FMA
  * units fed: a panel of {@link #PANEL} output channels by {@link #KC} inputs is packed, transposed,
  * into a small per-thread buffer that stays in L1, then every block of four input rows runs through
@@ -74,11 +74,7 @@ public final class MatMul {
         // Decode (of one row, or a batch of rows too few to pack for), and the channels left over when OC
         // is not a whole number of panels. Four weight rows stay in L1 while every input row passes by.
         for (; o + ROWS <= ocTo; o += ROWS) {
-            int t = 0;
-            for (; t + 2 <= T; t += 2) {
-                dot4x2(out, in, weight, bias, t, C, OC, o);
-            }
-            for (; t < T; t++) {
+            for (int t = 0; t < T; t++) {
                 dot4(out, in, weight, bias, t, C, OC, o);
             }
         }
@@ -234,45 +230,6 @@ public final class MatMul {
             s3 += weight.get(FLOAT, w3 + e) * xi;
         }
         store4(out, bias, t, OC, o, s0, s1, s2, s3);
-    }
-
-    /**
-     * out[t..t+1, o..o+3] = in[t..t+1] · weight[o..o+3] + bias[o..o+3]: each weight vector loaded serves two
-     * input rows, so a batched decode step does twice the arithmetic per load of a single row.
-     */
-    private static void dot4x2(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
-                               int t, int C, int OC, int o) {
-        long x0 = (long) t * C * Float.BYTES, x1 = x0 + (long) C * Float.BYTES;
-        long w0 = (long) o * C * Float.BYTES, w1 = w0 + (long) C * Float.BYTES,
-                w2 = w1 + (long) C * Float.BYTES, w3 = w2 + (long) C * Float.BYTES;
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
-        FloatVector b0 = FloatVector.zero(F), b1 = FloatVector.zero(F), b2 = FloatVector.zero(F), b3 = FloatVector.zero(F);
-        int i = 0;
-        for (; i < F.loopBound(C); i += F.length()) {
-            long e = (long) i * Float.BYTES;
-            FloatVector u = FloatVector.fromMemorySegment(F, in, x0 + e, LE);
-            FloatVector v = FloatVector.fromMemorySegment(F, in, x1 + e, LE);
-            FloatVector k0 = FloatVector.fromMemorySegment(F, weight, w0 + e, LE);
-            FloatVector k1 = FloatVector.fromMemorySegment(F, weight, w1 + e, LE);
-            FloatVector k2 = FloatVector.fromMemorySegment(F, weight, w2 + e, LE);
-            FloatVector k3 = FloatVector.fromMemorySegment(F, weight, w3 + e, LE);
-            a0 = k0.fma(u, a0); a1 = k1.fma(u, a1); a2 = k2.fma(u, a2); a3 = k3.fma(u, a3);
-            b0 = k0.fma(v, b0); b1 = k1.fma(v, b1); b2 = k2.fma(v, b2); b3 = k3.fma(v, b3);
-        }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-        float r0 = b0.reduceLanes(VectorOperators.ADD), r1 = b1.reduceLanes(VectorOperators.ADD);
-        float r2 = b2.reduceLanes(VectorOperators.ADD), r3 = b3.reduceLanes(VectorOperators.ADD);
-        for (; i < C; i++) {
-            long e = (long) i * Float.BYTES;
-            float u = in.get(FLOAT, x0 + e), v = in.get(FLOAT, x1 + e);
-            float k0 = weight.get(FLOAT, w0 + e), k1 = weight.get(FLOAT, w1 + e);
-            float k2 = weight.get(FLOAT, w2 + e), k3 = weight.get(FLOAT, w3 + e);
-            s0 += k0 * u; s1 += k1 * u; s2 += k2 * u; s3 += k3 * u;
-            r0 += k0 * v; r1 += k1 * v; r2 += k2 * v; r3 += k3 * v;
-        }
-        store4(out, bias, t, OC, o, s0, s1, s2, s3);
-        store4(out, bias, t + 1, OC, o, r0, r1, r2, r3);
     }
 
     /** out[t, o..o+3] = s0..s3 + bias[o..o+3] (bias may be null): the end of every four-row dot product. */
