@@ -9,7 +9,6 @@ import tinyllm.checkpoint.Checkpoint;
 import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
 import tinyllm.model.Weights;
-import tinyllm.runtime.Forward;
 import tinyllm.runtime.WorkerPool;
 
 /**
@@ -98,23 +97,31 @@ public final class Model implements AutoCloseable {
         return pool.threads();
     }
 
-    /** A new session for the model's whole context, with its own activations and KV cache, allocated now, once. */
+    /** A new session with its own activations and a KV cache for the model's whole context, allocated now, once. */
     public Session newSession() {
         return newSession(config().maxSeqLen());
     }
 
     /**
      * A new session whose KV cache holds {@code contextTokens} positions (1 to the model's context length)
-     * and whose activations take min(contextTokens, 512) prompt rows at a time: for a request of known
-     * size, a fraction of the memory (the full 124M context is ~90 MB), and so less time to set up.
-     * Feeding it more tokens than that is a {@link TinyLlmException} naming the numbers.
+     * and whose activations take min(contextTokens, 512) prompt rows at a time, allocated now, once: for a
+     * request of known size, a fraction of the memory (the full 124M context is ~90 MB), and so less time to
+     * set up. Feeding it more tokens than that is a {@link TinyLlmException} naming the numbers.
+     *
+     * @throws TinyLlmException if {@code contextTokens} is out of range
      */
     public Session newSession(int contextTokens) {
         if (contextTokens < 1 || contextTokens > config().maxSeqLen()) {
-            throw new TinyLlmException("a session holds 1 to " + config().maxSeqLen() + " tokens (the model's context), not "
-                    + contextTokens);
+            throw new TinyLlmException("a session holds 1 to " + config().maxSeqLen()
+                    + " tokens (the model's context), not " + contextTokens);
         }
-        return new Session(config, checkpoint, new Forward(config, weights, pool, contextTokens));
+        BatchRunner runner = new BatchRunner(config, weights, checkpoint, pool, Math.min(contextTokens, Session.PREFILL_ROWS), 1);
+        try {
+            return new Session(config, runner, contextTokens);
+        } catch (RuntimeException | Error e) {
+            runner.close();
+            throw e;
+        }
     }
 
     /**
@@ -127,9 +134,19 @@ public final class Model implements AutoCloseable {
         return WarmUp.start(dtype);
     }
 
-    /** A runner of batched steps of at most {@code maxRows} rows over many sequences (contract C4). */
+    /**
+     * A runner of batched steps over many sequences (continuous batching, contract C4): each step takes up
+     * to {@code maxRows} rows, decode and prompt rows of any sequences, and reads the weights once for all
+     * of them. Its activations and up to {@code maxRows} rows of logits (V floats each) are allocated now,
+     * once; each sequence's KV cache when {@link BatchRunner#newSequence} makes it. Use it from one thread.
+     *
+     * @throws TinyLlmException if {@code maxRows} is below 1
+     */
     public BatchRunner newBatchRunner(int maxRows) {
-        return new BatchRunner(this, maxRows);
+        if (maxRows < 1) {
+            throw new TinyLlmException("a batch step needs room for at least 1 row, not " + maxRows);
+        }
+        return new BatchRunner(config, weights, checkpoint, pool, maxRows, maxRows);
     }
 
     @Override

@@ -3,32 +3,35 @@ package tinyllm.api;
 import java.lang.foreign.MemorySegment;
 
 import tinyllm.TinyLlmException;
-import tinyllm.checkpoint.Checkpoint;
 import tinyllm.model.GPT2Config;
-import tinyllm.runtime.Forward;
 
 /**
- * One conversation with a model: its activations and KV cache, allocated once when the session is
- * made (for the model's whole context, or for as many tokens as asked), and its position in the context. Feed tokens with {@link #prefill} and {@link #append}; read
- * the next-token logits with {@link #logits()}; {@link #reset()} starts over with the same buffers.
- * Nothing is allocated on the Java heap after construction.
+ * One conversation with a model: a KV cache of {@link #contextLength()} positions and the activations
+ * for a prompt chunk, allocated once when the session is made, and its position in the context. Feed
+ * tokens with {@link #prefill} and {@link #append}; read the next-token logits with {@link #logits()};
+ * {@link #reset()} starts over with the same buffers. Nothing is allocated on the Java heap after
+ * construction.
  *
- * <p>A session is used by one thread at a time; any number of sessions may share one {@link Model}.
+ * <p>A session is a {@link BatchRunner} of one {@link Sequence}: its prompt chunks and decode steps take
+ * the same forward pass as a server's batched steps. It is used by one thread at a time; any number of
+ * sessions may share one {@link Model}.
  */
 public final class Session implements AutoCloseable {
+    /** Most prompt rows one pass takes; longer prompts go in chunks of this size, so they need no more memory. */
+    static final int PREFILL_ROWS = 512;
+
     private final GPT2Config config;
-    private final Checkpoint checkpoint;
-    private final Forward forward;
+    private final BatchRunner runner;
+    private final Sequence sequence;
     private final MemorySegment logits;
     private final int[] oneToken = new int[1];
-    private int position;
 
-    /** @param checkpoint the file the weights come from, or null for weights that are not a file's */
-    Session(GPT2Config config, Checkpoint checkpoint, Forward forward) {
+    /** Takes ownership of {@code runner}, a runner of one logits row, and gives the sequence its cache. */
+    Session(GPT2Config config, BatchRunner runner, int contextTokens) {
         this.config = config;
-        this.checkpoint = checkpoint;
-        this.forward = forward;
-        this.logits = forward.logits().asReadOnly();
+        this.runner = runner;
+        this.sequence = runner.newSequence(contextTokens);
+        this.logits = runner.logitRow(0);
     }
 
     /** The model's shape. */
@@ -38,17 +41,17 @@ public final class Session implements AutoCloseable {
 
     /** How many tokens the session holds: the position the next token will take. */
     public int position() {
-        return position;
+        return sequence.position();
     }
 
-    /** The most tokens this session can hold: the model's context length, or less if it was made smaller. */
+    /** The most tokens the session can hold: the model's context, or what {@link Model#newSession(int)} asked for. */
     public int contextLength() {
-        return forward.capacity();
+        return sequence.capacity();
     }
 
     /** Forgets every token; the buffers are kept for the next conversation. */
     public void reset() {
-        position = 0;
+        sequence.reset();
     }
 
     /**
@@ -56,10 +59,7 @@ public final class Session implements AutoCloseable {
      * goes to that position. (The logits still describe the last token fed until the next one.)
      */
     public void rewind(int position) {
-        if (position < 0 || position > this.position) {
-            throw new IllegalArgumentException("cannot rewind to " + position + ": the session holds " + this.position + " tokens");
-        }
-        this.position = position;
+        sequence.rewind(position);
     }
 
     /** The next-token logits after the last token fed: V floats, read-only, overwritten by the next call. */
@@ -67,11 +67,7 @@ public final class Session implements AutoCloseable {
         return logits;
     }
 
-    /**
-     * The greedy choice: the id of the largest logit.
-     *
-     * @throws TinyLlmException if a logit is NaN or infinite (a broken checkpoint)
-     */
+    /** The greedy choice: the id of the largest logit. */
     public int argmax() {
         return Greedy.argmax(logits, config.vocabSize());
     }
@@ -88,52 +84,27 @@ public final class Session implements AutoCloseable {
     }
 
     /**
-     * Feeds tokens[from .. from+count) at the session's position in batched passes of at most 512 rows
-     * (so a long prompt needs no more memory than a short one): keys and values go into the cache and
-     * only the last token's logits are computed.
+     * Feeds tokens[from .. from+count) at the session's position in passes of at most 512 rows (so a long
+     * prompt needs no more memory than a short one): keys and values go into the cache and only the last
+     * token's logits are computed. Everything is checked before anything is fed.
      *
      * @throws TinyLlmException if a token id is out of range, the context would overflow, or the
      *                          checkpoint's mapping faulted (the file was truncated while in use)
      * @throws IndexOutOfBoundsException if [from, from + count) is not within {@code tokens}
      */
     public void prefill(int[] tokens, int from, int count) {
-        if (count < 1) {
-            throw new TinyLlmException("nothing to feed: the prompt is empty");
-        }
-        java.util.Objects.checkFromIndexSize(from, count, tokens.length);
-        // Every token fed takes a place in the cache (the context rule, GPT2Config.fits, sizes the cache so
-        // that one more token can still be chosen after the last one fed).
-        if ((long) position + count > forward.capacity()) {
-            throw new TinyLlmException("the context is full: " + position + " tokens held + " + count
-                    + " new would exceed " + (forward.capacity() == config.maxSeqLen() ? "the model's context of "
-                    : "this session's capacity of ") + forward.capacity() + " tokens");
-        }
-        for (int i = from; i < from + count; i++) {
-            if (tokens[i] < 0 || tokens[i] >= config.vocabSize()) {
-                throw new TinyLlmException("token id " + tokens[i] + " is out of range: the model's vocabulary is 0.."
-                        + (config.vocabSize() - 1));
-            }
-        }
-        try {
-            int rows = 0;
-            for (int done = 0; done < count; done += rows) {
-                rows = Math.min(forward.chunkRows(), count - done);
-                forward.forward(tokens, from + done, rows, position);
-                position += rows;
-            }
-            forward.logits(rows);
-        } catch (InternalError e) {
-            // HotSpot's word for a read of a mapped page that is gone, on this thread or a worker (see Checkpoint).
-            if (checkpoint != null && checkpoint.mapped()) {
-                throw checkpoint.changedWhileInUse(e);
-            }
-            throw e;
+        BatchRunner.checkFeed(config, "session", sequence.position(), sequence.capacity(), tokens, from, count);
+        int rows;
+        for (int done = 0; done < count; done += rows) {
+            rows = Math.min(runner.maxRows(), count - done);
+            runner.add(sequence, tokens, from + done, rows, done + rows == count);
+            runner.step();
         }
     }
 
     /** Frees the activations and the KV cache. */
     @Override
     public void close() {
-        forward.close();
+        runner.close();
     }
 }

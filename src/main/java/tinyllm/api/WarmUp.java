@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
+import tinyllm.kernels.MatMul;
 import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
 
@@ -13,7 +14,7 @@ import tinyllm.model.GPT2Config;
  * <p>Until C2 compiles a Vector API kernel it runs in the interpreter or C1 at a small fraction of its
  * speed, so the first tokens of a fresh JVM are slow: on the 124M shape a 4-token prompt took ~1.4 s and
  * the first decode steps ~50-80 ms instead of ~12. The warm-up runs a tiny random GPT-2 of the same
- * storage type (one layer, one head of 64 channels as in GPT-2, 61 tokens, a context of 32) through the real path,
+ * storage type (one layer, one head of 64 channels as in GPT-2, 61 tokens, a context of 48) through the real path,
  * {@link Model#newSession(int)}, {@link Session#prefill}, {@link Session#append} and
  * {@link Session#argmax}, over prompts long enough for the GEMM and short enough for the decode kernels,
  * round after round, so the JIT compiles exactly the code the real model runs, while the caller loads its
@@ -26,7 +27,7 @@ import tinyllm.model.GPT2Config;
 public final class WarmUp implements AutoCloseable {
     /** Long enough for C2 to compile every kernel on a busy 2-core machine; a forgotten handle stops here. */
     static final long LIMIT_NANOS = 20_000_000_000L;
-    private static final GPT2Config TINY_FP32 = new GPT2Config(32, 61, 64, 1, 1, 64, DType.FP32);
+    private static final GPT2Config TINY_FP32 = new GPT2Config(48, 61, 64, 1, 1, 64, DType.FP32);
 
     private final Thread thread;
     private volatile boolean stop;
@@ -56,9 +57,9 @@ public final class WarmUp implements AutoCloseable {
         try (Model model = random(tiny); Session session = model.newSession(tiny.maxSeqLen())) {
             while (!stop && System.nanoTime() < deadline) {
                 session.reset();
-                session.prefill(tokens, 0, 16);   // enough rows for the GEMM
+                session.prefill(tokens, 0, MatMul.GEMM_MIN_ROWS); // enough rows for the GEMM
                 if (stop) break;
-                session.prefill(tokens, 16, 3);   // fewer rows than a GEMM block: the decode kernels, batched
+                session.prefill(tokens, MatMul.GEMM_MIN_ROWS, 3); // too few rows to pack: the decode kernels, batched
                 for (int step = 0; step < 8 && !stop; step++) {
                     session.append(session.argmax());
                 }

@@ -16,7 +16,11 @@ import static tinyllm.kernels.Simd.LE;
  * L = {@link Simd#LANES} and blocks = ceil(maxT / L), so the key of position p sits at
  * [h][p / L][d][p % L]. The scores of one query against L positions are then hs vector FMAs over one
  * contiguous tile, with no horizontal sum per key, and a decode step streams the cache in order.
- * Values are (NH, maxT, hs): a position's value row is what the weighted sum reads.
+ * Values are (NH, maxT, hs): a position's value row is what the weighted sum reads. Here maxT is the
+ * capacity of one sequence's cache, which may be less than the model's context.
+ *
+ * <p>The rows of a batch belong to many sequences; each call takes the rows [row0, row0 + T) of one
+ * sequence, at its consecutive positions [pos0, pos0 + T), against that sequence's cache.
  */
 public final class Attention {
     private Attention() {}
@@ -36,16 +40,16 @@ public final class Attention {
     }
 
     /**
-     * Copies the keys and values of T new tokens at positions [pos0, pos0 + T) into the cache.
-     * qkv (T,3C): each row is [q (C) | k (C) | v (C)], heads side by side within each part.
+     * Copies the keys and values of rows [row0, row0 + T) of qkv, at positions [pos0, pos0 + T), into the cache.
+     * qkv (rows,3C): each row is [q (C) | k (C) | v (C)], heads side by side within each part.
      * keys (NH, blocks, hs, L), values (NH, maxT, hs).
      */
     public static void storeKeysValues(MemorySegment keys, MemorySegment values, MemorySegment qkv,
-                                       int T, int pos0, int C, int NH, int maxT) {
+                                       int row0, int T, int pos0, int C, int NH, int maxT) {
         int hs = C / NH, lanes = Simd.LANES, blocks = blocks(maxT);
         for (int t = 0; t < T; t++) {
             int pos = pos0 + t;
-            long row = (long) t * 3 * C * Float.BYTES;
+            long row = (long) (row0 + t) * 3 * C * Float.BYTES;
             for (int h = 0; h < NH; h++) {
                 long k = row + (long) (C + h * hs) * Float.BYTES;
                 long v = row + (long) (2 * C + h * hs) * Float.BYTES;
@@ -59,25 +63,25 @@ public final class Attention {
     }
 
     /**
-     * out[t, h] = softmax(q[t,h] · K[h, 0..pos]ᵀ / sqrt(hs)) · V[h, 0..pos], pos = pos0 + t: each query sees
-     * itself and every earlier position, never a later one.
+     * out[r, h] = softmax(q[r,h] · K[h, 0..pos]ᵀ / sqrt(hs)) · V[h, 0..pos] for rows r = row0 + t at
+     * pos = pos0 + t: each query sees itself and every earlier position of its sequence, never a later one.
      * Work items [from, to) number the (query row, head) pairs t * NH + h, so threads can split them.
-     * qkv (T,3C), keys (NH, blocks, hs, L), values (NH, maxT, hs), out (T,C);
-     * scores: scratch of {@link #scoreFloats}(maxT) floats, owned by the calling thread.
+     * qkv (rows,3C), keys (NH, blocks, hs, L), values (NH, maxT, hs), out (rows,C);
+     * scores: scratch of at least {@link #scoreFloats}(pos0 + T) floats, owned by the calling thread.
      */
     public static void forward(MemorySegment out, MemorySegment qkv, MemorySegment keys, MemorySegment values,
-                               MemorySegment scores, int pos0, int C, int NH, int maxT, int from, int to) {
+                               MemorySegment scores, int row0, int pos0, int C, int NH, int maxT, int from, int to) {
         int hs = C / NH, blocks = blocks(maxT);
         float scale = (float) (1.0 / Math.sqrt(hs));
         for (int item = from; item < to; item++) {
             int t = item / NH, h = item % NH;
             int n = pos0 + t + 1;
-            long q = ((long) t * 3 * C + (long) h * hs) * Float.BYTES;
+            long q = ((long) (row0 + t) * 3 * C + (long) h * hs) * Float.BYTES;
             long keyHead = (long) h * blocks * hs * Simd.LANES * Float.BYTES;
             long valueHead = (long) h * maxT * hs * Float.BYTES;
             scores(scores, qkv, q, keys, keyHead, hs, n, scale);
             softmax(scores, n);
-            weightedValues(out, ((long) t * C + (long) h * hs) * Float.BYTES, scores, values, valueHead, hs, n);
+            weightedValues(out, ((long) (row0 + t) * C + (long) h * hs) * Float.BYTES, scores, values, valueHead, hs, n);
         }
     }
 

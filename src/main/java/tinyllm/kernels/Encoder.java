@@ -12,17 +12,18 @@ public final class Encoder {
     private Encoder() {}
 
     /**
-     * out (T,C) = wte[tokens[first + t]] + wpe[pos0 + t] for t in [0, T).
+     * out (T,C) = wte[tokens[t]] + wpe[positions[t]] for t in [0, T): each row has its own position, as the
+     * rows of a batch come from many sequences.
      * wte (Vp,C), wpe (maxT,C). Token ids and positions are checked by the caller.
      */
     public static void forward(MemorySegment out, MemorySegment wte, MemorySegment wpe,
-                               int[] tokens, int first, int T, int pos0, int C) {
-        Simd.faultable(wpe, (long) pos0 * C * Float.BYTES);
+                               int[] tokens, int[] positions, int T, int C) {
+        Simd.faultable(wpe, (long) positions[0] * C * Float.BYTES);
         int upper = F.loopBound(C);
         for (int t = 0; t < T; t++) {
             long outRow = (long) t * C * Float.BYTES;
-            long tokenRow = (long) tokens[first + t] * C * Float.BYTES;
-            long positionRow = (long) (pos0 + t) * C * Float.BYTES;
+            long tokenRow = (long) tokens[t] * C * Float.BYTES;
+            long positionRow = (long) positions[t] * C * Float.BYTES;
             int i = 0;
             for (; i < upper; i += F.length()) {
                 long o = (long) i * Float.BYTES;
@@ -39,9 +40,9 @@ public final class Encoder {
 
     /** As {@link #forward}, with wte and wpe in bf16: two rows widened per token, not worth vectorising. */
     public static void forwardBf16(MemorySegment out, MemorySegment wte, MemorySegment wpe,
-                                   int[] tokens, int first, int T, int pos0, int C) {
+                                   int[] tokens, int[] positions, int T, int C) {
         for (int t = 0; t < T; t++) {
-            long outRow = (long) t * C, tokenRow = (long) tokens[first + t] * C, positionRow = (long) (pos0 + t) * C;
+            long outRow = (long) t * C, tokenRow = (long) tokens[t] * C, positionRow = (long) positions[t] * C;
             for (int i = 0; i < C; i++) {
                 out.set(Simd.FLOAT, (outRow + i) * Float.BYTES, Simd.bf16(wte, tokenRow + i) + Simd.bf16(wpe, positionRow + i));
             }

@@ -12,8 +12,9 @@ import static tinyllm.kernels.Simd.LE;
 /**
  * The linear layers: every weight matrix of the model goes through here, so it sets the speed.
  *
- * <p>Two shapes of work. At decode (a handful of rows) the weights are read once and the kernel is
- * limited by memory: four weight rows stream together against one input row ({@link #dot4}). At
+ * <p>Two shapes of work. At decode (one row, or the few rows of a batched step) the weights are read once
+ * and the kernel is limited by memory: four weight rows stream together against one input row
+ * ({@link #dot4}), and stay in L1 while the other rows of a batch pass by. At
  * prefill (many rows) it is limited by arithmetic, and a GEMM in the GotoBLAS manner keeps the FMA
  * units fed: a panel of {@link #PANEL} output channels by {@link #KC} inputs is packed, transposed,
  * into a small per-thread buffer that stays in L1, then every block of four input rows runs through
@@ -25,6 +26,12 @@ public final class MatMul {
     public static final int ROWS = 4;
     /** Input rows a GEMM micro-kernel computes together: each packed weight vector serves this many rows. */
     public static final int GEMM_ROWS = 4;
+    /**
+     * Fewest input rows for which packing pays. Packing reads and rewrites every weight once per call, as
+     * costly as the arithmetic of a dozen rows; below this many rows (a batched decode step) each group of
+     * four weight rows is instead read in place and reused from L1 for every input row.
+     */
+    public static final int GEMM_MIN_ROWS = 32;
     /** Vectors of output channels in one packed panel; with GEMM_ROWS this makes 12 accumulators. */
     public static final int PANEL_VECTORS = 3;
     /** Output channels in one packed panel (48 with 512-bit vectors, 24 with 256-bit). */
@@ -43,7 +50,12 @@ public final class MatMul {
      * How to split output channels among threads: whole panels when the GEMM runs, else groups of four rows.
      */
     public static int channelAlignment(int T) {
-        return T >= GEMM_ROWS ? PANEL : ROWS;
+        return packs(T) ? PANEL : ROWS;
+    }
+
+    /** Whether a product of T input rows packs weight panels (the GEMM) rather than reading the weights in place. */
+    public static boolean packs(int T) {
+        return T >= GEMM_MIN_ROWS;
     }
 
     /**
@@ -54,12 +66,13 @@ public final class MatMul {
     public static void forward(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
                                int T, int C, int OC, int ocFrom, int ocTo, MemorySegment packed) {
         int o = ocFrom;
-        if (T >= GEMM_ROWS) {
+        if (packs(T)) {
             for (; o + PANEL <= ocTo; o += PANEL) {
                 gemmPanel(out, in, weight, false, bias, T, C, OC, o, packed);
             }
         }
-        // Decode, and the channels left over when OC is not a whole number of panels.
+        // Decode (of one row, or a batch of rows too few to pack for), and the channels left over when OC
+        // is not a whole number of panels. Four weight rows stay in L1 while every input row passes by.
         for (; o + ROWS <= ocTo; o += ROWS) {
             for (int t = 0; t < T; t++) {
                 dot4(out, in, weight, bias, t, C, OC, o);

@@ -51,7 +51,7 @@ public final class MatMulBf16 {
     public static void forward(MemorySegment out, MemorySegment in, MemorySegment inSplit, MemorySegment weight,
                                MemorySegment bias, int T, int C, int OC, int ocFrom, int ocTo, MemorySegment packed) {
         int o = ocFrom;
-        if (T >= MatMul.GEMM_ROWS) {
+        if (MatMul.packs(T)) {
             for (; o + MatMul.PANEL <= ocTo; o += MatMul.PANEL) {
                 MatMul.gemmPanel(out, in, weight, true, bias, T, C, OC, o, packed);
             }

@@ -16,14 +16,14 @@ import tinyllm.model.GPT2Config;
 import tinyllm.model.Weights;
 
 /**
- * The forward pass of one session: its activation buffers and KV cache, allocated once, and the
- * prepared tasks that run the kernels on the worker pool. It reads like the architecture diagram
- * ({@link #forward}); the session ({@code tinyllm.api.Session}) owns the position and the checks.
- * Nothing is allocated on the Java heap after construction.
+ * The forward pass over one {@link Batch} of rows: the activation buffers for up to {@code maxRows} rows
+ * and the prepared tasks that run the kernels on the worker pool. It reads like the architecture diagram
+ * ({@link #forward}); a batch of one sequence (a session's prompt chunk, a decode step) and a batch of
+ * sixteen take the same path. Matrix products, layernorms, GELU and residuals run over all rows at once,
+ * so each weight matrix is read once per step whatever the number of rows; only attention is per sequence,
+ * each run of rows against its own {@link KvCache}. Nothing is allocated on the Java heap after construction.
  */
 public final class Forward implements AutoCloseable {
-    /** Most prompt rows run through the model in one pass; longer prompts go in chunks of this size. */
-    public static final int MAX_CHUNK = 512;
     /** Below this many elements an element-wise kernel runs on the calling thread: a hand-off would cost more. */
     private static final long PARALLEL_ELEMENTS = 1 << 15;
 
@@ -31,26 +31,21 @@ public final class Forward implements AutoCloseable {
     private final Weights weights;
     private final WorkerPool pool;
     private final Arena arena = Arena.ofShared();
-    private final int capacity;
-    private final int chunk;
+    private final int maxRows, maxLogitRows;
     private final boolean bf16;
 
-    // Activations for up to `chunk` rows, named as in llm.c.
-    private final MemorySegment x;      // (chunk, C) the residual stream
-    private final MemorySegment ln;     // (chunk, C) layernorm output
-    private final MemorySegment qkv;    // (chunk, 3C)
-    private final MemorySegment atty;   // (chunk, C) attention output, heads side by side
-    private final MemorySegment proj;   // (chunk, C) output of the two projections
-    private final MemorySegment fch;    // (chunk, 4C) MLP hidden layer, GELU applied in place
-    private final MemorySegment last;   // (C) final layernorm of the last row
-    private final MemorySegment logits; // (V)
-    private final MemorySegment split;  // (chunk, 4C) a matmul input split into even and odd elements (bf16 only)
-    private final MemorySegment[] scores; // (capacity) attention scratch, one per worker
+    // Activations for up to maxRows rows, named as in llm.c.
+    private final MemorySegment x;      // (rows, C) the residual stream
+    private final MemorySegment ln;     // (rows, C) layernorm output
+    private final MemorySegment qkv;    // (rows, 3C)
+    private final MemorySegment atty;   // (rows, C) attention output, heads side by side
+    private final MemorySegment proj;   // (rows, C) output of the two projections
+    private final MemorySegment fch;    // (rows, 4C) MLP hidden layer, GELU applied in place
+    private final MemorySegment last;   // (logit rows, C) final layernorm of the rows whose logits are wanted
+    private final MemorySegment logits; // (logit rows, V)
+    private final MemorySegment split;  // (rows, 4C) a matmul input split into even and odd elements (bf16 only)
+    private final MemorySegment[] scores; // (maxT) attention scratch, one per worker
     private final MemorySegment[] packed; // a GEMM weight panel, one per worker
-    // The KV cache of `capacity` positions, per layer: keys in vector-wide tiles (NH, capacity / L, hs, L),
-    // values (NH, capacity, hs). See Attention.
-    private final MemorySegment[] keys;
-    private final MemorySegment[] values;
 
     private final MatMulTask matmul = new MatMulTask();
     private final AttentionTask attention = new AttentionTask();
@@ -58,111 +53,92 @@ public final class Forward implements AutoCloseable {
     private final ElementwiseTask residual = new ElementwiseTask(false);
     private final ElementwiseTask gelu = new ElementwiseTask(true);
 
-    /** A forward pass whose KV cache holds {@code capacity} positions (1..maxT), with activations for min(capacity, 512) rows. */
-    public Forward(GPT2Config config, Weights weights, WorkerPool pool, int capacity) {
-        if (capacity < 1 || capacity > config.maxSeqLen()) {
-            throw new IllegalArgumentException("capacity " + capacity + " is outside 1.." + config.maxSeqLen());
+    /**
+     * @param maxRows      most rows of one batch (prompt rows of every sequence plus decode rows)
+     * @param maxLogitRows most rows of one batch that want logits: at most one per sequence in the batch
+     */
+    public Forward(GPT2Config config, Weights weights, WorkerPool pool, int maxRows, int maxLogitRows) {
+        if (maxRows < 1 || maxLogitRows < 1 || maxLogitRows > maxRows) {
+            throw new IllegalArgumentException("a forward pass needs 1 <= logit rows (" + maxLogitRows
+                    + ") <= rows (" + maxRows + ")");
         }
         this.config = config;
         this.weights = weights;
         this.pool = pool;
-        this.capacity = capacity;
-        int C = config.channels();
-        this.chunk = Math.min(capacity, MAX_CHUNK);
+        this.maxRows = maxRows;
+        this.maxLogitRows = maxLogitRows;
         this.bf16 = config.dtype() == DType.BF16;
-        long cacheBytes = config.layers() * (Attention.keyCacheFloats(C, capacity) + (long) C * capacity) * Float.BYTES;
+        long C = config.channels(), rows = maxRows;
         try {
-            requireMemory(cacheBytes, config);
-            this.x = floats((long) chunk * C);
-            this.ln = floats((long) chunk * C);
-            this.qkv = floats((long) chunk * 3 * C);
-            this.atty = floats((long) chunk * C);
-            this.proj = floats((long) chunk * C);
-            this.fch = floats((long) chunk * 4 * C);
-            this.last = floats(C);
-            this.logits = floats(config.vocabSize());
-            this.split = bf16 ? floats((long) chunk * 4 * C) : null;
+            this.x = floats(rows * C);
+            this.ln = floats(rows * C);
+            this.qkv = floats(rows * 3 * C);
+            this.atty = floats(rows * C);
+            this.proj = floats(rows * C);
+            this.fch = floats(rows * 4 * C);
+            this.last = floats(maxLogitRows * C);
+            this.logits = floats((long) maxLogitRows * config.vocabSize());
+            this.split = bf16 ? floats(rows * 4 * C) : null;
             this.scores = new MemorySegment[pool.workers()];
             this.packed = new MemorySegment[pool.workers()];
             for (int w = 0; w < scores.length; w++) {
-                scores[w] = floats(Attention.scoreFloats(capacity));
+                scores[w] = floats(Attention.scoreFloats(config.maxSeqLen()));
                 packed[w] = floats(MatMul.packFloats());
-            }
-            this.keys = new MemorySegment[config.layers()];
-            this.values = new MemorySegment[config.layers()];
-            for (int l = 0; l < config.layers(); l++) {
-                keys[l] = floats(Attention.keyCacheFloats(C, capacity));
-                values[l] = floats((long) C * capacity);
             }
         } catch (OutOfMemoryError e) {
             arena.close();
-            throw new TinyLlmException("cannot allocate a session: " + describeCache(cacheBytes, config) + " and the activations"
-                    + " do not fit in memory (" + e.getMessage() + ")", e);
+            throw new TinyLlmException("cannot allocate the activations for " + maxRows + " rows x " + C
+                    + " channels: they do not fit in memory (" + e.getMessage() + ")", e);
         } catch (RuntimeException | Error e) {
             arena.close(); // what was allocated before the failure
             throw e;
         }
     }
 
-    /**
-     * Refuses a KV cache larger than the machine's memory before allocating it: each layer's piece might be
-     * granted (memory is overcommitted) and then zeroed until the system kills the process. Asked only for
-     * caches over 1 GiB: loading the management bean costs ~0.1 s, more than a small session takes to make.
-     */
-    private static void requireMemory(long cacheBytes, GPT2Config config) {
-        if (cacheBytes < 1L << 30) {
-            return;
-        }
-        var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
-        if (cacheBytes > os.getTotalMemorySize()) {
-            throw new TinyLlmException("cannot allocate a session: " + describeCache(cacheBytes, config)
-                    + ", more than this machine's " + os.getTotalMemorySize() / 1_000_000 + " MB of memory");
-        }
-    }
-
-    private static String describeCache(long cacheBytes, GPT2Config config) {
-        return "its KV cache for a context of " + config.maxSeqLen() + " tokens x " + config.layers() + " layers x "
-                + config.channels() + " channels needs " + cacheBytes / 1_000_000 + " MB";
-    }
-
-    /** Every buffer of the pass comes from here: {@code count} floats, 64-byte aligned, freed by {@link #close}. */
     private MemorySegment floats(long count) {
-        return arena.allocate(count * Float.BYTES, 64);
+        return Buffers.floats(arena, count);
     }
 
-    /** Positions the KV cache holds. */
-    public int capacity() {
-        return capacity;
+    /** Most rows one {@link #forward} takes. */
+    public int maxRows() {
+        return maxRows;
     }
 
-    /** Most rows one {@link #forward} call takes: longer inputs go in chunks of this size. */
-    public int chunkRows() {
-        return chunk;
+    /** Most rows of one batch that may want logits. */
+    public int maxLogitRows() {
+        return maxLogitRows;
     }
 
-    /** The next-token logits (V floats) computed by the last {@link #logits(int)}. */
+    /**
+     * The next-token logits (logit rows, V) written by the last {@link #forward}: row i for the batch's
+     * i-th run that asked for them.
+     */
     public MemorySegment logits() {
         return logits;
     }
 
     /**
-     * The transformer over tokens[first .. first+T) at positions [pos0, pos0 + T), T at most
-     * {@link #chunkRows}: their keys and values go into the cache, the last hidden state into the
-     * residual buffer. Tokens and positions are checked by the caller.
+     * The transformer over every row of {@code batch}: each row's key and value go into its sequence's
+     * cache, and for the runs that ask, the logits after their last row are computed, over the first V rows
+     * of wte (never the padding) in one matrix product for all of them. Token ids, positions and budgets are
+     * checked by the caller.
      */
-    public void forward(int[] tokens, int first, int T, int pos0) {
-        int C = config.channels();
+    public void forward(Batch batch) {
+        int T = batch.rows(), C = config.channels();
+        if (T > maxRows || batch.logitRows() > maxLogitRows) {
+            throw new IllegalStateException("a batch of " + T + " rows, " + batch.logitRows()
+                    + " with logits, for a forward pass of " + maxRows + " and " + maxLogitRows);
+        }
         if (bf16) {
-            Encoder.forwardBf16(x, weights.wte(), weights.wpe(), tokens, first, T, pos0, C);
+            Encoder.forwardBf16(x, weights.wte(), weights.wpe(), batch.tokens(), batch.positions(), T, C);
         } else {
-            Encoder.forward(x, weights.wte(), weights.wpe(), tokens, first, T, pos0, C);
+            Encoder.forward(x, weights.wte(), weights.wpe(), batch.tokens(), batch.positions(), T, C);
         }
         for (int l = 0; l < config.layers(); l++) {
             Weights.Layer w = weights.layers()[l];
             layerNorm(ln, x, w.ln1w(), w.ln1b(), T);
             matmul(qkv, ln, w.qkvw(), w.qkvb(), T, C, 3 * C);
-            Attention.storeKeysValues(keys[l], values[l], qkv, T, pos0, C, config.heads(), capacity);
-            attention(atty, qkv, keys[l], values[l], T, pos0);
+            attention(atty, qkv, batch, l);
             matmul(proj, atty, w.attprojw(), w.attprojb(), T, C, C);
             elementwise(residual, x, proj, (long) T * C);
             layerNorm(ln, x, w.ln2w(), w.ln2b(), T);
@@ -171,29 +147,44 @@ public final class Forward implements AutoCloseable {
             matmul(proj, fch, w.fcprojw(), w.fcprojb(), T, 4 * C, C);
             elementwise(residual, x, proj, (long) T * C);
         }
+        int R = batch.logitRows();
+        if (R > 0) {
+            gatherLogitRows(last, x, batch);
+            layerNorm(last, last, weights.lnfw(), weights.lnfb(), R);
+            matmul(logits, last, weights.wte(), null, R, C, config.vocabSize());
+        }
     }
 
-    /** After a forward of T rows: final layernorm of the last row, then its logits over the first V rows of wte (never the padding). */
-    public void logits(int T) {
+    /** last (R,C) = the rows of x (T,C) whose logits the batch wants, so one product over wte serves them all. */
+    private void gatherLogitRows(MemorySegment last, MemorySegment x, Batch batch) {
+        long rowBytes = (long) config.channels() * Float.BYTES;
+        for (int r = 0; r < batch.logitRows(); r++) {
+            MemorySegment.copy(x, batch.logitRow(r) * rowBytes, last, r * rowBytes, rowBytes);
+        }
+    }
+
+    /**
+     * Stores every row's key and value in its sequence's cache first, so a prompt row sees the rows before
+     * it in the same batch, then runs each row's attention against its own cache.
+     */
+    private void attention(MemorySegment out, MemorySegment qkv, Batch batch, int layer) {
         int C = config.channels();
-        MemorySegment.copy(x, (long) (T - 1) * C * Float.BYTES, last, 0, (long) C * Float.BYTES);
-        LayerNorm.forward(last, last, weights.lnfw(), weights.lnfb(), C, 0, 1);
-        matmul(logits, last, weights.wte(), null, 1, C, config.vocabSize());
+        for (int run = 0; run < batch.runs(); run++) {
+            KvCache cache = batch.cache(run);
+            Attention.storeKeysValues(cache.keys(layer), cache.values(layer), qkv, batch.firstRow(run),
+                    batch.rowCount(run), batch.startPosition(run), C, config.heads(), cache.capacity());
+        }
+        attention.set(out, qkv, batch, layer);
+        pool.run(attention);
     }
 
     private void matmul(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
                         int T, int C, int OC) {
-        if (bf16 && (T < MatMul.GEMM_ROWS || OC % MatMul.PANEL != 0)) {
+        if (bf16 && (!MatMul.packs(T) || OC % MatMul.PANEL != 0)) {
             MatMulBf16.splitEvenOdd(split, in, T, C); // the decode path's input, split once before the threads share it
         }
         matmul.set(out, in, weight, bias, T, C, OC);
         pool.run(matmul);
-    }
-
-    private void attention(MemorySegment out, MemorySegment qkv, MemorySegment keys, MemorySegment values,
-                           int T, int pos0) {
-        attention.set(out, qkv, keys, values, T, pos0);
-        pool.run(attention);
     }
 
     private void layerNorm(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, int T) {
@@ -246,25 +237,36 @@ public final class Forward implements AutoCloseable {
         }
     }
 
-    /** Splits the (query row, head) pairs; each thread has its own row of score scratch. */
+    /**
+     * Splits the (row, head) pairs of the whole batch, numbered row * NH + h; each thread runs its share of
+     * every run it overlaps against that run's cache, with its own row of score scratch.
+     */
     private final class AttentionTask implements WorkerPool.Task {
-        private MemorySegment out, qkv, keys, values;
-        private int T, pos0;
+        private MemorySegment out, qkv;
+        private Batch batch;
+        private int layer;
 
-        void set(MemorySegment out, MemorySegment qkv, MemorySegment keys, MemorySegment values, int T, int pos0) {
+        void set(MemorySegment out, MemorySegment qkv, Batch batch, int layer) {
             this.out = out;
             this.qkv = qkv;
-            this.keys = keys;
-            this.values = values;
-            this.T = T;
-            this.pos0 = pos0;
+            this.batch = batch;
+            this.layer = layer;
         }
 
         @Override
         public void run(int worker, int workers) {
-            int items = T * config.heads();
-            Attention.forward(out, qkv, keys, values, scores[worker], pos0, config.channels(), config.heads(), capacity,
-                    WorkerPool.split(items, worker, workers, 1), WorkerPool.split(items, worker + 1, workers, 1));
+            int NH = config.heads(), items = batch.rows() * NH;
+            int from = WorkerPool.split(items, worker, workers, 1), to = WorkerPool.split(items, worker + 1, workers, 1);
+            for (int run = 0; run < batch.runs(); run++) {
+                int first = batch.firstRow(run) * NH, end = first + batch.rowCount(run) * NH;
+                int lo = Math.max(from, first), hi = Math.min(to, end);
+                if (lo < hi) {
+                    KvCache cache = batch.cache(run);
+                    Attention.forward(out, qkv, cache.keys(layer), cache.values(layer), scores[worker],
+                            batch.firstRow(run), batch.startPosition(run), config.channels(), NH, cache.capacity(),
+                            lo - first, hi - first);
+                }
+            }
         }
     }
 

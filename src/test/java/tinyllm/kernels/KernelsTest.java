@@ -62,21 +62,29 @@ class KernelsTest {
         }
     }
 
+    /** Each row has its own position, as rows of a batch from several sequences have. */
     @ParameterizedTest(name = "T={0} C={1}")
     @CsvSource({"1,48", "3,37", "5,768"})
     void encoderAddsTokenAndPositionRows(int T, int C) {
-        int vocab = 13, maxT = 9, pos0 = 2;
+        int vocab = 13, maxT = 9;
         float[] wte = randoms(vocab * C), wpe = randoms(maxT * C);
-        int[] tokens = new int[T + 1];
-        for (int t = 0; t <= T; t++) tokens[t] = random.nextInt(vocab);
+        int[] tokens = new int[T], positions = new int[T];
+        for (int t = 0; t < T; t++) {
+            tokens[t] = random.nextInt(vocab);
+            positions[t] = random.nextInt(maxT);
+        }
 
         MemorySegment out = native_(new float[T * C]);
-        Encoder.forward(out, native_(wte), native_(wpe), tokens, 1, T, pos0, C);
+        Encoder.forward(out, native_(wte), native_(wpe), tokens, positions, T, C);
 
-        // The naive encoder starts at position 0 and token 0: shift its inputs to match.
+        // The naive encoder puts row t at position t: give it each row alone, its position's row of wpe first.
         float[] expected = new float[T * C];
-        float[] shiftedWpe = java.util.Arrays.copyOfRange(wpe, pos0 * C, maxT * C);
-        NaiveGPT2.encoder(expected, java.util.Arrays.copyOfRange(tokens, 1, T + 1), wte, shiftedWpe, T, C);
+        for (int t = 0; t < T; t++) {
+            float[] row = new float[C];
+            float[] wpeAt = java.util.Arrays.copyOfRange(wpe, positions[t] * C, positions[t] * C + C);
+            NaiveGPT2.encoder(row, new int[] {tokens[t]}, wte, wpeAt, 1, C);
+            System.arraycopy(row, 0, expected, t * C, C);
+        }
         assertClose(expected, floats(out, T * C));
     }
 
@@ -94,8 +102,10 @@ class KernelsTest {
 
     @ParameterizedTest(name = "T={0} C={1} OC={2}")
     @CsvSource({"1,48,144", "3,37,13", "2,768,7", "5,17,4", "1,3,2",
+            // Batched decode: input rows in pairs and one left over, weights read in place
+            "16,768,148", "7,37,100", "9,768,150", "13,600,53",
             // GEMM shapes: whole panels plus leftover rows and channels, and C spanning several KC panels
-            "4,48,144", "7,37,100", "9,768,150", "13,600,53", "64,3072,96"})
+            "32,48,144", "35,37,100", "37,768,150", "64,3072,96"})
     void matmulMatchesReference(int T, int C, int OC) {
         float[] in = randoms(T * C), w = randoms(OC * C), b = randoms(OC);
         // Scale the weights as a trained layer's are, so outputs stay O(1) and the tolerance means the same at every C.
@@ -110,7 +120,8 @@ class KernelsTest {
 
     /** bf16 weights: the reference multiplies the same values, widened to fp32, so only summation order differs. */
     @ParameterizedTest(name = "T={0} C={1} OC={2}")
-    @CsvSource({"1,48,144", "1,37,13", "2,768,7", "3,3073,9", "4,48,144", "7,37,100", "9,768,150", "1,2,1"})
+    @CsvSource({"1,48,144", "1,37,13", "2,768,7", "3,3073,9", "4,48,144", "7,37,100", "9,768,150", "1,2,1",
+            "32,48,144", "35,37,100", "37,768,150"})
     void bf16MatmulMatchesReference(int T, int C, int OC) {
         float[] in = randoms(T * C), w = randoms(OC * C), b = randoms(OC);
         MemorySegment wBf16 = arena.allocate((long) OC * C * Short.BYTES, 64);
@@ -147,7 +158,10 @@ class KernelsTest {
         assertClose(expected, floats(out, T * OC));
     }
 
-    /** Feeds the first {@code pos0} rows through the cache, then checks the attention of the next T rows. */
+    /**
+     * Feeds the first {@code pos0} rows through the cache, then checks the attention of the next T rows, read
+     * from rows [pos0, pos0 + T) of the same buffer as a batch's later run would be.
+     */
     @ParameterizedTest(name = "pos0={0} T={1} C={2} NH={3}")
     @CsvSource({"0,7,48,4", "5,3,48,4", "9,1,48,4", "0,20,64,2", "18,2,64,2", "0,33,768,12", "40,1,768,12"})
     void attentionOverTheCacheMatchesReference(int pos0, int T, int C, int NH) {
@@ -159,18 +173,17 @@ class KernelsTest {
         MemorySegment keys = native_(new float[(int) Attention.keyCacheFloats(C, maxT)]), values = native_(new float[C * maxT]);
         MemorySegment all = native_(qkv);
         if (pos0 > 0) {
-            Attention.storeKeysValues(keys, values, all, pos0, 0, C, NH, maxT);
+            Attention.storeKeysValues(keys, values, all, 0, pos0, 0, C, NH, maxT);
         }
-        float[] newRows = java.util.Arrays.copyOfRange(qkv, pos0 * 3 * C, total * 3 * C);
-        MemorySegment rows = native_(newRows);
-        Attention.storeKeysValues(keys, values, rows, T, pos0, C, NH, maxT);
-        MemorySegment out = native_(new float[T * C]);
+        Attention.storeKeysValues(keys, values, all, pos0, T, pos0, C, NH, maxT);
+        MemorySegment out = native_(new float[total * C]);
         MemorySegment scores = native_(new float[Attention.scoreFloats(maxT)]);
         // Two calls over the (row, head) items, as two threads would split them.
         int items = T * NH, half = items / 2;
-        Attention.forward(out, rows, keys, values, scores, pos0, C, NH, maxT, 0, half);
-        Attention.forward(out, rows, keys, values, scores, pos0, C, NH, maxT, half, items);
-        assertClose(java.util.Arrays.copyOfRange(expected, pos0 * C, total * C), floats(out, T * C));
+        Attention.forward(out, all, keys, values, scores, pos0, pos0, C, NH, maxT, 0, half);
+        Attention.forward(out, all, keys, values, scores, pos0, pos0, C, NH, maxT, half, items);
+        assertClose(java.util.Arrays.copyOfRange(expected, pos0 * C, total * C),
+                java.util.Arrays.copyOfRange(floats(out, total * C), pos0 * C, total * C));
     }
 
     @Test
