@@ -195,7 +195,6 @@ public final class MatMul {
         long x = (long) t * C * Float.BYTES;
         long w0 = (long) o * C * Float.BYTES, w1 = w0 + (long) C * Float.BYTES,
                 w2 = w1 + (long) C * Float.BYTES, w3 = w2 + (long) C * Float.BYTES;
-        Simd.faultable(weight, w0);
         FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
         FloatVector b0 = FloatVector.zero(F), b1 = FloatVector.zero(F), b2 = FloatVector.zero(F), b3 = FloatVector.zero(F);
         int step = F.length();
@@ -256,7 +255,6 @@ public final class MatMul {
                              int t, int C, int OC, int o) {
         long x = (long) t * C * Float.BYTES;
         long w = (long) o * C * Float.BYTES;
-        Simd.faultable(weight, w);
         FloatVector a = FloatVector.zero(F);
         int i = 0;
         for (; i < F.loopBound(C); i += F.length()) {
