@@ -52,11 +52,19 @@ public final class Allocations {
         return bytes;
     }
 
-    /** Runs {@code window} until a run allocates nothing on any of {@code threads}; fails past the time bound. */
+    /** Consecutive allocation-free windows that end a warm-up. */
+    private static final int CLEAN_WINDOWS = 3;
+
+    /** Runs {@code window} until {@link #CLEAN_WINDOWS} runs in a row allocate nothing on any of {@code threads}; fails past the time bound. */
     public static int warmUp(String what, Runnable window, Thread... threads) {
         long deadline = System.nanoTime() + WARM_UP_LIMIT_NANOS;
         int windows = 0;
-        for (long[] bytes = measure(window, threads); total(bytes) != 0; bytes = measure(window, threads)) {
+        // Warm once several windows in a row allocate nothing: one clean window can come just before a late
+        // recompilation (a deopt, an OSR compile) whose interpreted stretch allocates in the next one.
+        for (int clean = 0; clean < CLEAN_WINDOWS; ) {
+            long[] bytes = measure(window, threads);
+            clean = total(bytes) == 0 ? clean + 1 : 0;
+            if (clean > 0) continue;
             windows++;
             if (System.nanoTime() > deadline) {
                 fail(what + " still allocates after " + windows + " warm-up windows: the last one allocated "
