@@ -18,6 +18,7 @@ import picocli.CommandLine.Option;
 
 import tinyllm.TinyLlmException;
 import tinyllm.bench.BenchReport;
+import tinyllm.bench.ColdStart;
 import tinyllm.bench.EngineBench;
 import tinyllm.bench.MachineProbe;
 import tinyllm.kernels.Simd;
@@ -57,6 +58,13 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--quick", description = "Fewer repeats and a decode run to context 260 only: a rough look in seconds.")
     boolean quick;
 
+    @Option(names = "--cold", description = {"Instead: time fresh ./tinyllm generate processes, as a CLI user meets them",
+            "(wall, first step, stats), for a short and a 900-token prompt."})
+    boolean cold;
+
+    @Option(names = "--runs", paramLabel = "N", defaultValue = "3", description = "With --cold: processes per case; medians are shown (default: ${DEFAULT-VALUE}).")
+    int runs;
+
 
     private final PrintStream out;
 
@@ -79,6 +87,14 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
 
+        if (cold) {
+            if (runs < 1) throw new TinyLlmException("--runs must be at least 1, got " + runs);
+            ColdStart coldStart = ColdStart.beside(ColdStart.codeLocation(), out);
+            for (Path model : models) {
+                coldStart.measure(model, runs, json.toAbsolutePath().getParent());
+            }
+            return 0;
+        }
         out.printf(Locale.ROOT, "bench: %d threads, %d-bit vectors; measuring memory bandwidth and FMA peak ...%n", n, Simd.LANES * 32);
         double bw1 = MachineProbe.readBandwidth(1, repeats + 2), bwN = MachineProbe.readBandwidth(n, repeats + 2);
         double fma1 = MachineProbe.fmaPeak(1, repeats + 2), fmaN = MachineProbe.fmaPeak(n, repeats + 2);

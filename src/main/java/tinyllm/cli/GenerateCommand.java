@@ -218,7 +218,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (prompt.tokens != null) {
             tokens = prompt.tokens;
         } else {
-            long room = config.maxSeqLen() + 1L - maxLength;
+            long room = config.room(maxLength);
             int limit = (int) Math.min(Integer.MAX_VALUE / 2, (room + 1) * tokenizer.vocabulary().longest() + 4);
             byte[] tail;
             long total;
@@ -266,7 +266,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (config.fits(tokens.length, maxLength)) {
             return tokens;
         }
-        int context = config.maxSeqLen(), keep = context + 1 - maxLength;
+        int context = config.maxSeqLen(), keep = (int) config.room(maxLength);
         if (!truncate) {
             throw new TinyLlmException("prompt of " + tokens.length + " tokens + " + maxLength
                     + " new tokens exceeds the model's context of " + context + " tokens"

@@ -25,6 +25,14 @@ public record GPT2Config(int maxSeqLen, int vocabSize, int vocabPadded, int laye
         return promptTokens >= 1 && newTokens >= 1 && promptTokens + newTokens - 1 <= maxSeqLen();
     }
 
+    /**
+     * The same rule solved for the other side: beside {@code tokens} of one kind (prompt or new), at most
+     * maxT + 1 - tokens of the other fit. Below 1, nothing does.
+     */
+    public long room(long tokens) {
+        return maxSeqLen() + 1L - tokens;
+    }
+
     /** Elements of each of llm.c's 16 parameter tensors, in file order. All in long: see {@link ParameterLayout}. */
     public ParameterLayout layout() {
         return ParameterLayout.of(this);

@@ -71,7 +71,7 @@ record CompletionRequest(int[] prompt, int maxTokens, float temperature, float t
             throw ApiException.invalid("max_tokens", "max_tokens must be at least 1, got " + maxTokens);
         }
         if (!config.fits(prompt.length, maxTokens)) {
-            int room = config.maxSeqLen() + 1 - prompt.length;
+            long room = config.room(prompt.length);
             throw new ApiException(400, "invalid_request_error", "max_tokens", "context_length_exceeded",
                     "this model's context is " + config.maxSeqLen() + " tokens: a prompt of " + prompt.length
                             + " tokens with max_tokens " + maxTokens + " does not fit"

@@ -133,8 +133,8 @@ class FailuresTest {
             f.write(header.array());
             f.setLength(Checkpoint.HEADER_BYTES + config.layout().bytes(config.dtype()));
         }
-        // The session is sized to the request (prompt + --max-length), so ask for the whole context.
-        assertOneLineError(1, generate(file.toString(), "--tokens", "1", "--max-length", String.valueOf(1 << 20)),
+        // generate sizes its session to the request, so ask for the whole context.
+        assertOneLineError(1, generate(file.toString(), "--tokens", "1", "--max-length", String.valueOf((1 << 20) - 1)),
                 "cannot allocate a session", "KV cache", "MB");
     }
 }
