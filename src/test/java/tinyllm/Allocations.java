@@ -78,7 +78,29 @@ public final class Allocations {
     public static long onceWarm(String what, Runnable window) {
         Thread caller = Thread.currentThread();
         warmUp(what, window, caller);
-        return measure(window, caller)[0];
+        return measureSteady(window, caller)[0];
+    }
+
+    private static final java.lang.management.CompilationMXBean JIT = ManagementFactory.getCompilationMXBean();
+    private static final int STEADY_TRIES = 5;
+
+    /**
+     * {@link #measure}, over a window in which the JIT compiled nothing: up to {@value #STEADY_TRIES} windows, the
+     * first one quiet counts (the last one if none was). A window in which C2 replaces a C1 method still runs
+     * that method's C1 code, which allocates the objects C2 would have kept in registers (a record returned
+     * per call, a few hundred bytes once): that is warm-up, not the steady state under test. Garbage that the
+     * steady state makes shows in every window, quiet or not, so this cannot hide it.
+     */
+    public static long[] measureSteady(Runnable work, Thread... threads) {
+        long[] bytes = null;
+        for (int attempt = 0; attempt < STEADY_TRIES; attempt++) {
+            long compiling = JIT.getTotalCompilationTime();
+            bytes = measure(work, threads);
+            if (JIT.getTotalCompilationTime() == compiling) {
+                return bytes;
+            }
+        }
+        return bytes;
     }
 
     /** -1 is what a disabled counter, or a thread that is not alive, reads. (No message built unless it fails: that would allocate.) */

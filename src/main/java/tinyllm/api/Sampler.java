@@ -38,6 +38,7 @@ public final class Sampler implements TokenChooser {
     // Without top-k every token is a candidate: its logit, overwritten by its weight exp((logit - max) / T),
     // and its id (allTokens[i] == i, filled once).
     private final float[] allWeights;
+    private final MemorySegment allWeightsSegment; // the same floats, for the softmax kernel
     private final int[] allTokens;
     // With top-k, the k best so far as a min-heap whose root is the next to leave: logits, then weights.
     private final float[] topWeights;
@@ -82,6 +83,7 @@ public final class Sampler implements TokenChooser {
         this.topK = topK;
         this.topP = topP;
         this.allWeights = new float[vocabSize];
+        this.allWeightsSegment = MemorySegment.ofArray(allWeights);
         this.allTokens = new int[vocabSize];
         for (int i = 0; i < vocabSize; i++) {
             allTokens[i] = i;
@@ -201,22 +203,12 @@ public final class Sampler implements TokenChooser {
 
     /** topWeights[0..k): the kept logits become weights; returns their sum. */
     private double softmaxTopK() {
-        float max = topWeights[0];
-        for (int i = 1; i < topK; i++) {
-            max = Math.max(max, topWeights[i]);
-        }
-        double total = 0;
-        for (int i = 0; i < topK; i++) {
-            float weight = (float) Math.exp((topWeights[i] - max) * inverseTemperature);
-            topWeights[i] = weight;
-            total += weight;
-        }
-        return checkedTotal(total);
+        return checkedTotal(Softmax.inPlace(topWeights, topK, inverseTemperature));
     }
 
     /** allWeights[0..V) = the weights of logits[0..V); returns their sum. */
     private double softmaxAll(MemorySegment logits, int V) {
-        Softmax.weights(logits, V, inverseTemperature, allWeights, total);
+        Softmax.weights(logits, V, inverseTemperature, allWeightsSegment, total);
         return checkedTotal(total[0]);
     }
 

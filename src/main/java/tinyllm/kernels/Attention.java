@@ -80,7 +80,7 @@ public final class Attention {
             long keyHead = (long) h * blocks * hs * Simd.LANES * Float.BYTES;
             long valueHead = (long) h * maxT * hs * Float.BYTES;
             scores(scores, qkv, q, keys, keyHead, hs, n, scale);
-            softmax(scores, n);
+            Softmax.inPlace(scores, n);
             weightedValues(out, ((long) (row0 + t) * C + (long) h * hs) * Float.BYTES, scores, values, valueHead, hs, n);
         }
     }
@@ -130,43 +130,6 @@ public final class Attention {
                         .fma(FloatVector.broadcast(F, qkv.get(FLOAT, q + (long) d * Float.BYTES)), a0);
             }
             a0.add(a1).add(a2.add(a3)).mul(scale).intoMemorySegment(scores, (long) b * rowBytes, LE);
-        }
-    }
-
-    /** scores[0..n) = exp(s - max) / sum, in place; subtracting the max keeps exp from overflowing. */
-    private static void softmax(MemorySegment scores, int n) {
-        int upper = F.loopBound(n);
-        FloatVector maxV = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-        int j = 0;
-        for (; j < upper; j += F.length()) {
-            maxV = maxV.max(FloatVector.fromMemorySegment(F, scores, (long) j * Float.BYTES, LE));
-        }
-        float max = maxV.reduceLanes(VectorOperators.MAX);
-        for (; j < n; j++) {
-            max = Math.max(max, scores.get(FLOAT, (long) j * Float.BYTES));
-        }
-        FloatVector sumV = FloatVector.zero(F);
-        for (j = 0; j < upper; j += F.length()) {
-            long o = (long) j * Float.BYTES;
-            FloatVector e = FloatVector.fromMemorySegment(F, scores, o, LE).sub(max).lanewise(VectorOperators.EXP);
-            e.intoMemorySegment(scores, o, LE);
-            sumV = sumV.add(e);
-        }
-        float sum = sumV.reduceLanes(VectorOperators.ADD);
-        for (; j < n; j++) {
-            long o = (long) j * Float.BYTES;
-            float e = (float) Math.exp(scores.get(FLOAT, o) - max);
-            scores.set(FLOAT, o, e);
-            sum += e;
-        }
-        float inverse = 1f / sum;
-        for (j = 0; j < upper; j += F.length()) {
-            long o = (long) j * Float.BYTES;
-            FloatVector.fromMemorySegment(F, scores, o, LE).mul(inverse).intoMemorySegment(scores, o, LE);
-        }
-        for (; j < n; j++) {
-            long o = (long) j * Float.BYTES;
-            scores.set(FLOAT, o, scores.get(FLOAT, o) * inverse);
         }
     }
 

@@ -55,6 +55,7 @@ final class Scheduler implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment adjustedLogits;
     private final float[] weights;
+    private final MemorySegment weightsSegment; // the same floats, for the softmax kernel
     private final double[] total = new double[1];
 
     /**
@@ -79,6 +80,7 @@ final class Scheduler implements AutoCloseable {
         this.rowsAdded = new int[maxBatch];
         this.adjustedLogits = arena.allocate((long) vocabSize * Float.BYTES, 64);
         this.weights = new float[vocabSize];
+        this.weightsSegment = MemorySegment.ofArray(weights);
         this.metrics = metrics;
         metrics.watch(waiting::size, () -> runningCount);
         this.engine = Thread.ofPlatform().name("tinyllm-engine").daemon().unstarted(this::run);
@@ -264,7 +266,7 @@ final class Scheduler implements AutoCloseable {
      * penalties (before temperature and filters, as OpenAI reports them): log softmax = logit - max - log(sum).
      */
     private void logprobs(Completion c, MemorySegment logits, int token) {
-        float max = Softmax.weights(logits, vocabSize, 1f, weights, total);
+        float max = Softmax.weights(logits, vocabSize, 1f, weightsSegment, total);
         float logTotal = (float) Math.log(total[0]);
         int i = c.published;
         c.tokenLogprobs[i] = logits.get(FLOAT, (long) token * Float.BYTES) - max - logTotal;
