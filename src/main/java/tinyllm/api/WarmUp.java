@@ -27,7 +27,7 @@ import tinyllm.model.GPT2Config;
 public final class WarmUp implements AutoCloseable {
     /** Long enough for C2 to compile every kernel on a busy 2-core machine; a forgotten handle stops here. */
     static final long LIMIT_NANOS = 20_000_000_000L;
-    private static final GPT2Config TINY_FP32 = new GPT2Config(48, 61, 64, 1, 1, 64, DType.FP32);
+    private static final GPT2Config TINY_FP32 = new GPT2Config(MatMul.GEMM_MIN_ROWS + 16, 61, 64, 1, 1, 64, DType.FP32);
 
     private final Thread thread;
     private volatile boolean stop;

@@ -11,6 +11,7 @@ import org.junit.jupiter.api.io.TempDir;
 import tinyllm.Allocations;
 import tinyllm.Fixtures;
 import tinyllm.checkpoint.SyntheticCheckpoint;
+import tinyllm.kernels.MatMul;
 import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
 import tinyllm.runtime.WorkerPool;
@@ -27,7 +28,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class ZeroAllocationTest {
     static final int MEASURED_STEPS = 250;
-    static final int[] PROMPT = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17};
+    /** Tokens 1..85: more rows than {@link MatMul#GEMM_MIN_ROWS}, so a prompt of it runs the GEMM, rows left over too. */
+    static final int[] PROMPT = java.util.stream.IntStream.rangeClosed(1, 85).toArray();
 
     /** Where the positive controls' allocations go, so that the JIT cannot prove them dead. */
     static volatile Object sink;
@@ -102,11 +104,12 @@ class ZeroAllocationTest {
         assertPromptAndDecodeAllocateNothing(file, MEASURED_STEPS);
     }
 
-    /** bf16 has its own kernels (widening in registers at decode, while packing in the GEMM): llm.c's bf16 fixture. */
+    /** bf16 has its own kernels (widening in registers at decode, while packing in the GEMM). */
     @Test
     void bf16PromptAndDecodeStepsAllocateZeroBytesOnEveryThread() {
-        // maxT is 64: the prompt and 40 steps fill most of it.
-        assertPromptAndDecodeAllocateNothing(Fixtures.path("micro-bf16.bin"), 40);
+        Path file = dir.resolve("model-bf16.bin");
+        SyntheticCheckpoint.write(file, new GPT2Config(1024, 1000, 1024, 2, 4, 132, DType.BF16), 3);
+        assertPromptAndDecodeAllocateNothing(file, 40);
     }
 
     /**
@@ -123,7 +126,7 @@ class ZeroAllocationTest {
             for (int round = 0; round < 40; round++) {
                 for (int length : lengths) {
                     session.reset();
-                    session.prefill(PROMPT, 0, length);
+                    session.prefill(PROMPT, 0, length); // (micro.bin's context is 64)
                     session.append(session.argmax());
                 }
             }
@@ -199,7 +202,8 @@ class ZeroAllocationTest {
     void batchedStepsOfPromptAndDecodeRowsAllocateZeroBytesOnEveryThread() {
         int sequences = 16, steps = 40, promptLength = 10, chunk = 4;
         Path file = dir.resolve("model.bin");
-        SyntheticCheckpoint.write(file, new GPT2Config(1024, 1000, 1024, 2, 4, 132, DType.FP32), 3);
+        // C = 128, a whole number of vectors at any width: blocks of four rows take MatMul.dot4x4.
+        SyntheticCheckpoint.write(file, new GPT2Config(1024, 1000, 1024, 2, 4, 128, DType.FP32), 3);
         try (Model model = Model.open(file, 2); BatchRunner runner = model.newBatchRunner(sequences + chunk * 2)) {
             Thread[] threads = callerAndWorkers(model);
             Sequence[] seqs = new Sequence[sequences];

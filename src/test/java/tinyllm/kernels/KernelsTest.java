@@ -102,10 +102,12 @@ class KernelsTest {
 
     @ParameterizedTest(name = "T={0} C={1} OC={2}")
     @CsvSource({"1,48,144", "3,37,13", "2,768,7", "5,17,4", "1,3,2",
-            // Batched decode: input rows in pairs and one left over, weights read in place
-            "16,768,148", "7,37,100", "9,768,150", "13,600,53",
-            // GEMM shapes: whole panels plus leftover rows and channels, and C spanning several KC panels
-            "32,48,144", "35,37,100", "37,768,150", "64,3072,96"})
+            // Batched decode, weights read in place: blocks of four rows and rows left over, C a whole number
+            // of vectors (dot4x4) or not (row by row)
+            "16,768,148", "7,37,100", "9,768,150", "13,600,53", "32,48,144", "35,37,100", "37,768,150", "64,3072,96",
+            // GEMM shapes (T >= MatMul.GEMM_MIN_ROWS): whole panels plus leftover rows and channels, and C
+            // spanning several KC panels
+            "80,48,144", "83,37,100", "85,768,150", "96,3072,96"})
     void matmulMatchesReference(int T, int C, int OC) {
         float[] in = randoms(T * C), w = randoms(OC * C), b = randoms(OC);
         // Scale the weights as a trained layer's are, so outputs stay O(1) and the tolerance means the same at every C.
@@ -118,10 +120,16 @@ class KernelsTest {
         assertClose(expected, floats(out, T * OC));
     }
 
+    /** The GEMM cases above reach the GEMM; the batched ones reach the four-by-four dot products. */
+    @Test
+    void theMatmulCasesReachBothPaths() {
+        assertTrue(MatMul.packs(80) && !MatMul.packs(64), "GEMM_MIN_ROWS moved: move the CSV cases with it");
+    }
+
     /** bf16 weights: the reference multiplies the same values, widened to fp32, so only summation order differs. */
     @ParameterizedTest(name = "T={0} C={1} OC={2}")
     @CsvSource({"1,48,144", "1,37,13", "2,768,7", "3,3073,9", "4,48,144", "7,37,100", "9,768,150", "1,2,1",
-            "32,48,144", "35,37,100", "37,768,150"})
+            "32,48,144", "35,37,100", "37,768,150", "80,48,144", "83,37,100", "85,768,150"})
     void bf16MatmulMatchesReference(int T, int C, int OC) {
         float[] in = randoms(T * C), w = randoms(OC * C), b = randoms(OC);
         MemorySegment wBf16 = arena.allocate((long) OC * C * Short.BYTES, 64);
