@@ -37,7 +37,7 @@ public final class TinyLlmException extends RuntimeException {
      */
     public static String reason(Path path, IOException e) {
         String words = switch (e) {
-            case NoSuchFileException x -> "not found";
+            case NoSuchFileException x -> path != null ? missing(path) : "not found";
             case AccessDeniedException x -> "permission denied";
             case NotDirectoryException x -> "not a directory";
             case FileAlreadyExistsException x -> "already exists";
@@ -51,6 +51,19 @@ public final class TinyLlmException extends RuntimeException {
             return f.getFile() + (f.getOtherFile() != null ? " -> " + f.getOtherFile() : "") + ": " + words;
         }
         return words;
+    }
+
+    /**
+     * Why {@code path} is missing, for a user: "not found", or, when one of its parents exists as a file (the JDK
+     * reports both as {@code NoSuchFileException}), which one is not a directory.
+     */
+    public static String missing(Path path) {
+        for (Path parent = path.toAbsolutePath().getParent(); parent != null; parent = parent.getParent()) {
+            if (java.nio.file.Files.isRegularFile(parent)) {
+                return "not found: " + parent + " is a file, not a directory";
+            }
+        }
+        return "not found";
     }
 
     private static String lowerFirst(String s) {

@@ -105,7 +105,7 @@ public final class Checkpoint {
                 throw new TinyLlmException("checkpoint " + path + " is not a regular file (a pipe, socket or device?): give a checkpoint file");
             }
         } catch (NoSuchFileException e) {
-            throw new TinyLlmException("checkpoint not found: " + path);
+            throw new TinyLlmException("checkpoint " + path + " " + TinyLlmException.missing(path));
         } catch (IOException e) {
             throw TinyLlmException.io("cannot read checkpoint", path, e);
         }
@@ -120,7 +120,7 @@ public final class Checkpoint {
                     : readIntoMemory(path, channel, parameterBytes, arena);
             return new Checkpoint(path, config, parameters, map);
         } catch (NoSuchFileException e) {
-            throw new TinyLlmException("checkpoint not found: " + path);
+            throw new TinyLlmException("checkpoint " + path + " " + TinyLlmException.missing(path));
         } catch (IOException e) {
             throw TinyLlmException.io("cannot read checkpoint", path, e);
         }

@@ -14,6 +14,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import tinyllm.TinyLlmException;
@@ -43,6 +44,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "FILE", defaultValue = GenerateCommand.DEFAULT_MODEL,
             description = "Checkpoint to measure; repeat to compare several (default: ${DEFAULT-VALUE}).")
     List<Path> models;
+
+    @Mixin
+    MappingOption mapping = new MappingOption();
 
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all available processors).")
     Integer threads;
@@ -79,7 +83,7 @@ final class BenchCommand implements Callable<Integer> {
         int repeats = quick ? 1 : 3;
         BenchReport report = new BenchReport();
         for (Path model : models) { // a missing or unusable model is found now, not after the probes
-            try (Model m = Model.open(model, n)) {
+            try (Model m = Model.open(model, n, mapping.map())) {
                 if (m.config().maxSeqLen() < MIN_CONTEXT) {
                     throw new TinyLlmException("bench needs a model with a context of at least " + MIN_CONTEXT + " tokens (it times decode"
                             + " at context 16 and beyond); " + model + " has " + m.config().maxSeqLen());
@@ -124,7 +128,7 @@ final class BenchCommand implements Callable<Integer> {
 
     private BenchReport.Run measure(Path model, int n, int repeats, double bandwidth, double fmaPeak) {
         long loadStart = System.nanoTime();
-        try (Model m = Model.open(model, n)) {
+        try (Model m = Model.open(model, n, mapping.map())) {
             double loadMs = (System.nanoTime() - loadStart) / 1e6;
             GPT2Config c = m.config();
             int maxT = c.maxSeqLen();

@@ -21,6 +21,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Help.Ansi.Style;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import tinyllm.TinyLlmException;
@@ -99,9 +100,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--stats-json", paramLabel = "FILE", description = "Also write the timings to FILE as JSON.")
     Path statsJson;
 
-    @Option(names = "--no-mmap", description = "Read the checkpoint into memory instead of mapping it: slower to start,"
-            + " but the file may then change while it runs.")
-    boolean noMmap;
+    @Mixin
+    MappingOption mapping = new MappingOption();
 
 
     private final PrintStream out;
@@ -133,7 +133,7 @@ final class GenerateCommand implements Callable<Integer> {
         long loadStart = System.nanoTime();
         // The model first (a header check and a mapping: milliseconds), so the kernels can warm up for its
         // storage type on another core while the tokenizer loads and the prompt is read.
-        try (Model m = Model.open(model, threadCount, !noMmap); WarmUp warmUp = Model.warmUp(m.config().dtype())) {
+        try (Model m = Model.open(model, threadCount, mapping.map()); WarmUp warmUp = Model.warmUp(m.config().dtype())) {
             long openNanos = System.nanoTime() - loadStart;
             GPT2Config config = m.config();
             if (!config.fits(1, maxLength)) {

@@ -75,6 +75,15 @@ public final class Main implements Runnable {
 
     /** As above, with another default model and hub to fetch it from (tests of the first run). */
     static int run(String[] args, PrintStream out, PrintStream err, Terminal terminal, Path defaultModel, URI hub) {
+        try {
+            return execute(args, out, err, terminal, defaultModel, hub);
+        } catch (Throwable e) {
+            // Building the command line failed (a bug of ours in an annotation, say): still one line, not a trace.
+            return report(e, java.util.Arrays.asList(args).contains("--verbose"), new PrintWriter(err, true));
+        }
+    }
+
+    private static int execute(String[] args, PrintStream out, PrintStream err, Terminal terminal, Path defaultModel, URI hub) {
         Factory factory = new Factory(out, err, terminal, defaultModel, hub);
         Main main = new Main();
         CommandLine cli = new CommandLine(main, factory);

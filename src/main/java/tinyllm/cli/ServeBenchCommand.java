@@ -15,6 +15,7 @@ import java.util.concurrent.Callable;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import tinyllm.TinyLlmException;
@@ -34,6 +35,9 @@ final class ServeBenchCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "FILE", defaultValue = GenerateCommand.DEFAULT_MODEL,
             description = "Checkpoint to serve (default: ${DEFAULT-VALUE}); ignored with --url.")
     Path model;
+
+    @Mixin
+    MappingOption mapping = new MappingOption();
 
     @Option(names = "--url", paramLabel = "URL", description = "Drive a server already running, e.g. http://127.0.0.1:8000.")
     URI url;
@@ -74,7 +78,7 @@ final class ServeBenchCommand implements Callable<Integer> {
             throw new TinyLlmException("no model at " + model + ": pass --model FILE (./tinyllm synthetic --shape 124M writes one)");
         }
         int threadCount = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-        try (Model m = Model.open(model, threadCount)) {
+        try (Model m = Model.open(model, threadCount, mapping.map())) {
             String name = model.getFileName().toString().replaceFirst("\\.bin$", "");
             CompletionServer server = CompletionServer.start(m, name,
                     new CompletionServer.Options("127.0.0.1", 0, most, most, Math.max(256, most), 1 << 20));

@@ -8,6 +8,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import sun.misc.Signal;
@@ -29,6 +30,9 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "FILE", defaultValue = GenerateCommand.DEFAULT_MODEL,
             description = "llm.c checkpoint to serve, fp32 or bf16 (default: ${DEFAULT-VALUE}).")
     Path model;
+
+    @Mixin
+    MappingOption mapping = new MappingOption();
 
     @Option(names = "--host", paramLabel = "ADDRESS", defaultValue = "127.0.0.1",
             description = "Address to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for every interface).")
@@ -77,7 +81,7 @@ final class ServeCommand implements Callable<Integer> {
         int threadCount = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         CompletionServer.Options options = new CompletionServer.Options(host, port, maxBatch, maxQueue,
                 Math.max(stepTokens, maxBatch), CompletionServer.Options.defaults().maxBodyBytes());
-        try (Model m = Model.open(model, threadCount)) {
+        try (Model m = Model.open(model, threadCount, mapping.map())) {
             String name = model.getFileName().toString().replaceFirst("\\.bin$", "");
             CompletionServer server = CompletionServer.start(m, name, options);
             CountDownLatch stopped = new CountDownLatch(1);

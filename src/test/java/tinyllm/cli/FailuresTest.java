@@ -80,6 +80,25 @@ class FailuresTest {
         assertOneLineError(1, generate(fifo.toString(), "--tokens", "1"), "not a regular file");
     }
 
+    /** The JDK calls a path under a file "no such file"; the error names the file that is in the way. */
+    @Test
+    void aParentThatIsAFileIsNamed() throws IOException {
+        Path file = Files.writeString(dir.resolve("notes.txt"), "not a folder");
+        assertOneLineError(1, generate(file.resolve("model.bin").toString(), "--tokens", "1"),
+                "not found", file + " is a file, not a directory");
+    }
+
+    /** Every command that loads a model can read it into memory instead of mapping it. */
+    @Test
+    void everyModelCommandOffersNoMmap() {
+        for (String[] command : new String[][] {{"generate", "--help"}, {"serve", "--help"}, {"bench", "--help"},
+                {"bench", "serve", "--help"}}) {
+            CliRun run = CliRun.of(command);
+            assertEquals(0, run.exitCode(), String.join(" ", command) + ": " + run.err());
+            assertTrue(run.out().contains("--no-mmap"), String.join(" ", command) + " has no --no-mmap");
+        }
+    }
+
     @Test
     void ioFailuresAreNamedInWords() {
         Path p = Path.of("w/x.bin");
