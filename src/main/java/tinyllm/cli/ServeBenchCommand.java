@@ -72,7 +72,7 @@ final class ServeBenchCommand implements Callable<Integer> {
         }
         int most = clients.stream().mapToInt(Integer::intValue).max().orElse(1);
         if (url != null) {
-            return bench(url, name(url), most);
+            return bench(url, name(url));
         }
         if (!Files.exists(model)) {
             throw new TinyLlmException("no model at " + model + ": pass --model FILE (./tinyllm synthetic --shape 124M writes one)");
@@ -84,17 +84,21 @@ final class ServeBenchCommand implements Callable<Integer> {
                     new CompletionServer.Options("127.0.0.1", 0, most, most, Math.max(256, most), 1 << 20));
             try {
                 out.printf("bench serve: %s, %d threads, server on 127.0.0.1:%d (in this process)%n", name, m.threads(), server.port());
-                return bench(URI.create("http://127.0.0.1:" + server.port()), name, most);
+                return bench(URI.create("http://127.0.0.1:" + server.port()), name);
             } finally {
                 server.close();
             }
         }
     }
 
-    private int bench(URI base, String name, int most) throws InterruptedException {
+    private int bench(URI base, String name) throws InterruptedException {
         LoadBench bench = new LoadBench(base, name, Duration.ofSeconds(timeoutSeconds));
-        out.printf("warming up: %d streams of 16 tokens ...%n", most);
-        bench.run(most, 16);
+        // Every level once, short: each row count a step can have meets C2-compiled kernels before it is measured
+        // (warming with the largest level alone left the one-stream figures with JIT stalls of 70 ms).
+        out.printf("warming up: %s streams of 32 tokens ...%n", clients);
+        for (int n : clients) {
+            bench.run(n, 32);
+        }
         out.printf("then %s concurrent streams of %d tokens each:%n", clients, tokens);
         List<LoadBench.Level> levels = new ArrayList<>();
         LoadBench.printHeader(out);
