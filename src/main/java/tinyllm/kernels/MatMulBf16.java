@@ -28,11 +28,17 @@ public final class MatMulBf16 {
 
     /**
      * inSplit (T,C): each row of in (T,C) rearranged as [in[0], in[2], ... | in[1], in[3], ...], the first
-     * half holding the ceil(C/2) even elements. Run once per matmul, before the threads split the channels.
+     * half holding the ceil(C/2) even elements. Run once per matmul (the rows shared among the threads), before
+     * the threads split the channels.
      */
     public static void splitEvenOdd(MemorySegment inSplit, MemorySegment in, int T, int C) {
+        splitEvenOdd(inSplit, in, 0, T, C);
+    }
+
+    /** {@link #splitEvenOdd(MemorySegment, MemorySegment, int, int)} for rows [from, to) only, so threads can share it. */
+    public static void splitEvenOdd(MemorySegment inSplit, MemorySegment in, int from, int to, int C) {
         int half = (C + 1) / 2, pairs = C / 2;
-        for (int t = 0; t < T; t++) {
+        for (int t = from; t < to; t++) {
             long row = (long) t * C * Float.BYTES, odd = row + (long) half * Float.BYTES;
             for (int p = 0; p < half; p++) {
                 inSplit.set(FLOAT, row + (long) p * Float.BYTES, in.get(FLOAT, row + (long) p * 2 * Float.BYTES));

@@ -52,6 +52,7 @@ public final class Forward implements AutoCloseable {
     private final LayerNormTask layerNorm = new LayerNormTask();
     private final ElementwiseTask residual = new ElementwiseTask(false);
     private final ElementwiseTask gelu = new ElementwiseTask(true);
+    private final SplitTask splitTask = new SplitTask();
 
     /**
      * @param maxRows      most rows of one batch (prompt rows of every sequence plus decode rows)
@@ -181,7 +182,14 @@ public final class Forward implements AutoCloseable {
     private void matmul(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
                         int T, int C, int OC) {
         if (bf16 && (!MatMul.packs(T) || OC % MatMul.PANEL != 0)) {
-            MatMulBf16.splitEvenOdd(split, in, T, C); // the decode path's input, split once before the threads share it
+            // The decode path's input, split once before the threads share it: by rows, on every thread when
+            // there are enough (a long prompt on GPT-2 medium and up, whose C is no whole number of panels).
+            splitTask.set(in, T, C);
+            if ((long) T * C < PARALLEL_ELEMENTS) {
+                splitTask.run(0, 1);
+            } else {
+                pool.run(splitTask);
+            }
         }
         matmul.set(out, in, weight, bias, T, C, OC);
         pool.run(matmul);
@@ -290,6 +298,23 @@ public final class Forward implements AutoCloseable {
     }
 
     /** GELU in place, or the residual add, over a contiguous range of elements. */
+    /** bf16's even/odd split of the input rows, rows shared among the threads. */
+    private final class SplitTask implements WorkerPool.Task {
+        private MemorySegment in;
+        private int T, C;
+
+        void set(MemorySegment in, int T, int C) {
+            this.in = in;
+            this.T = T;
+            this.C = C;
+        }
+
+        @Override
+        public void run(int worker, int workers) {
+            MatMulBf16.splitEvenOdd(split, in, WorkerPool.split(T, worker, workers, 1), WorkerPool.split(T, worker + 1, workers, 1), C);
+        }
+    }
+
     private static final class ElementwiseTask implements WorkerPool.Task {
         private final boolean isGelu;
         private MemorySegment target, other;
