@@ -8,7 +8,6 @@ import tinyllm.Fixtures;
 import tinyllm.TinyLlmException;
 import tinyllm.model.DType;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -21,6 +20,12 @@ class SessionSizeAndWarmUpTest {
         return session.logits().toArray(ValueLayout.JAVA_FLOAT);
     }
 
+    static void assertClose(float[] expected, float[] actual, String where) {
+        assertEquals(expected.length, actual.length);
+        float diff = Fixtures.maxAbsDiff(expected, actual);
+        assertTrue(diff < Fixtures.LOGIT_TOLERANCE, where + ": max |full - small| = " + diff);
+    }
+
     @Test
     void aSmallSessionComputesWhatAFullOneComputesAndHoldsNoMore() {
         int[] tokens = Fixtures.full64Tokens();
@@ -29,14 +34,16 @@ class SessionSizeAndWarmUpTest {
              Session small = model.newSession(21)) {
             assertEquals(64, full.contextLength());
             assertEquals(21, small.contextLength());
-            // 17 prompt rows (GEMM blocks and a tail), then decode steps up to the last position.
+            // 17 prompt rows (blocks of four rows and a tail), then decode steps up to the last position. Equal to
+            // float rounding, not bit for bit: C2 may replace a kernel between the two sessions' calls, and the
+            // Vector API's reduceLanes(ADD) adds the lanes in another order in C2 than in the interpreter or C1.
             full.prefill(tokens, 0, 17);
             small.prefill(tokens, 0, 17);
-            assertArrayEquals(logits(full), logits(small));
+            assertClose(logits(full), logits(small), "after the prompt");
             for (int i = 17; i < 21; i++) {
                 full.append(tokens[i]);
                 small.append(tokens[i]);
-                assertArrayEquals(logits(full), logits(small), "after position " + i);
+                assertClose(logits(full), logits(small), "after position " + i);
             }
             TinyLlmException e = assertThrows(TinyLlmException.class, () -> small.append(1));
             assertTrue(e.getMessage().contains("21 tokens held + 1 new would exceed this session's capacity of 21 tokens"), e.getMessage());
