@@ -185,11 +185,7 @@ public final class Forward implements AutoCloseable {
             // The decode path's input, split once before the threads share it: by rows, on every thread when
             // there are enough (a long prompt on GPT-2 medium and up, whose C is no whole number of panels).
             splitTask.set(in, T, C);
-            if ((long) T * C < PARALLEL_ELEMENTS) {
-                splitTask.run(0, 1);
-            } else {
-                pool.run(splitTask);
-            }
+            run(splitTask, (long) T * C);
         }
         matmul.set(out, in, weight, bias, T, C, OC);
         pool.run(matmul);
@@ -197,16 +193,17 @@ public final class Forward implements AutoCloseable {
 
     private void layerNorm(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, int T) {
         layerNorm.set(out, in, weight, bias, T);
-        if ((long) T * config.channels() < PARALLEL_ELEMENTS) {
-            layerNorm.run(0, 1);
-        } else {
-            pool.run(layerNorm);
-        }
+        run(layerNorm, (long) T * config.channels());
     }
 
     private void elementwise(ElementwiseTask task, MemorySegment target, MemorySegment other, long count) {
         task.set(target, other, count);
-        if (count < PARALLEL_ELEMENTS) {
+        run(task, count);
+    }
+
+    /** A task over {@code elements} floats: on the calling thread alone below {@link #PARALLEL_ELEMENTS}, else on the pool. */
+    private void run(WorkerPool.Task task, long elements) {
+        if (elements < PARALLEL_ELEMENTS) {
             task.run(0, 1);
         } else {
             pool.run(task);
