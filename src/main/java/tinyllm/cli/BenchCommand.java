@@ -50,8 +50,8 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     MappingOption mapping = new MappingOption();
 
-    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all available processors).")
-    Integer threads;
+    @Mixin
+    ThreadsOption threads = new ThreadsOption();
 
     @Option(names = "--json", paramLabel = "FILE", defaultValue = "target/bench/bench.json",
             description = "Where to write the figures as JSON (default: ${DEFAULT-VALUE}).")
@@ -80,7 +80,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        int n = threads.count();
         if (n < 1) throw new TinyLlmException("--threads must be at least 1, got " + n);
         int repeats = quick ? 1 : 3;
         BenchReport report = new BenchReport();

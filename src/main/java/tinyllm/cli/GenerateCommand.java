@@ -94,8 +94,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--show-steps", description = "Print each new token as it is chosen: Step 1: Generated token 11 → ','")
     boolean showSteps;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all available processors).")
-    Integer threads;
+    @Mixin
+    ThreadsOption threads = new ThreadsOption();
 
     @Option(names = "--stats-json", paramLabel = "FILE", description = "Also write the timings to FILE as JSON.")
     Path statsJson;
@@ -124,7 +124,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (maxLength < 1) {
             throw new TinyLlmException("--max-length must be at least 1, got " + maxLength);
         }
-        int threadCount = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        int threadCount = threads.count();
         Path model = this.model != null ? this.model : defaultModel;
         if (this.model == null && !Files.exists(model)) {
             firstRun(model);

@@ -49,8 +49,8 @@ final class ServeBenchCommand implements Callable<Integer> {
     @Option(names = "--tokens", paramLabel = "N", defaultValue = "128", description = "New tokens per request (default: ${DEFAULT-VALUE}).")
     int tokens;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Engine worker threads (default: all available processors).")
-    Integer threads;
+    @Mixin
+    ThreadsOption threads = new ThreadsOption();
 
     @Option(names = "--timeout", paramLabel = "S", defaultValue = "600", description = "Seconds one request may take (default: ${DEFAULT-VALUE}).")
     int timeoutSeconds;
@@ -77,7 +77,7 @@ final class ServeBenchCommand implements Callable<Integer> {
         if (!Files.exists(model)) {
             throw new TinyLlmException("no model at " + model + ": pass --model FILE (./tinyllm synthetic --shape 124M writes one)");
         }
-        int threadCount = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        int threadCount = threads.count();
         try (Model m = Model.open(model, threadCount, mapping.map())) {
             String name = model.getFileName().toString().replaceFirst("\\.bin$", "");
             CompletionServer server = CompletionServer.start(m, name,

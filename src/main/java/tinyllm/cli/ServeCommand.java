@@ -53,8 +53,8 @@ final class ServeCommand implements Callable<Integer> {
             description = "Rows of one engine step: decode rows plus prompt chunks (default: ${DEFAULT-VALUE}).")
     int stepTokens;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all available processors).")
-    Integer threads;
+    @Mixin
+    ThreadsOption threads = new ThreadsOption();
 
     @Option(names = "--drain-seconds", paramLabel = "S", defaultValue = "30",
             description = "On shutdown, how long running requests may take to finish (default: ${DEFAULT-VALUE}).")
@@ -78,7 +78,7 @@ final class ServeCommand implements Callable<Integer> {
         if (drainSeconds < 0) {
             throw new TinyLlmException("--drain-seconds must be 0 or more, got " + drainSeconds);
         }
-        int threadCount = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        int threadCount = threads.count();
         CompletionServer.Options options = new CompletionServer.Options(host, port, maxBatch, maxQueue,
                 Math.max(stepTokens, maxBatch), CompletionServer.Options.defaults().maxBodyBytes());
         try (Model m = Model.open(model, threadCount, mapping.map())) {
