@@ -7,6 +7,7 @@ import java.lang.foreign.ValueLayout;
 import tinyllm.kernels.MatMul;
 import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
+import tinyllm.model.ParameterLayout;
 
 /**
  * The engine's kernels compiled before the real work needs them, on a background thread.
@@ -71,16 +72,35 @@ public final class WarmUp implements AutoCloseable {
     /** A model of small random weights in memory, one thread: the values do not matter, only the code they run. */
     private static Model random(GPT2Config config) {
         Arena arena = Arena.ofShared();
-        long count = config.layout().total();
-        MemorySegment parameters = arena.allocate(count * config.dtype().bytes, 64);
+        ParameterLayout layout = config.layout();
+        MemorySegment parameters = arena.allocate(layout.bytes(), 64);
         long state = 0x9E3779B97F4A7C15L;
-        for (long i = 0; i < count; i++) {
-            state = state * 6364136223846793005L + 1442695040888963407L;
-            float value = ((state >>> 40) / (float) (1 << 24) - 0.5f) * 0.04f;
-            if (config.dtype() == DType.BF16) {
-                parameters.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, (short) (Float.floatToRawIntBits(value) >>> 16));
-            } else {
-                parameters.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, value);
+        for (int tensor = 0; tensor < ParameterLayout.NAMES.length; tensor++) {
+            long at = layout.byteOffsets()[tensor], n = layout.sizes()[tensor];
+            if (config.dtype() == DType.Q8 && ParameterLayout.isMatrix(tensor)) {
+                // Random int8 elements; each layer's elements are followed by its scales: a small one for every block.
+                long matrices = tensor == ParameterLayout.WTE || tensor == ParameterLayout.WPE ? 1 : config.layers();
+                long elements = n / matrices, scales = elements / config.block();
+                for (long m = 0; m < matrices; m++) {
+                    long matrixAt = at + m * (elements + scales * Float.BYTES);
+                    for (long i = 0; i < elements; i++) {
+                        state = state * 6364136223846793005L + 1442695040888963407L;
+                        parameters.set(ValueLayout.JAVA_BYTE, matrixAt + i, (byte) (state >>> 56));
+                    }
+                    for (long s = 0; s < scales; s++) {
+                        parameters.set(ValueLayout.JAVA_FLOAT_UNALIGNED, matrixAt + elements + s * Float.BYTES, 0.02f / 127);
+                    }
+                }
+                continue;
+            }
+            for (long i = 0; i < n; i++) {
+                state = state * 6364136223846793005L + 1442695040888963407L;
+                float value = ((state >>> 40) / (float) (1 << 24) - 0.5f) * 0.04f;
+                if (config.dtype() == DType.BF16) {
+                    parameters.set(ValueLayout.JAVA_SHORT_UNALIGNED, at + i * Short.BYTES, (short) (Float.floatToRawIntBits(value) >>> 16));
+                } else {
+                    parameters.set(ValueLayout.JAVA_FLOAT_UNALIGNED, at + i * Float.BYTES, value);
+                }
             }
         }
         try {

@@ -18,7 +18,9 @@ import tinyllm.model.GPT2Config;
 
 /**
  * An llm.c checkpoint: a 256 x int32 little-endian header
- * {@code [20240326, version, maxT, V, L, NH, C, Vp, 0...]} followed by the 16 parameter tensors.
+ * {@code [20240326, version, maxT, V, L, NH, C, Vp, 0...]} followed by the 16 parameter tensors: version 3
+ * stores them in fp32, 5 in bf16, and 8 (ours: {@code [.., Vp, block, 0...]}) the matrices in int8 with a
+ * scale per block, the rest in fp32 (see {@link tinyllm.model.ParameterLayout}).
  *
  * <p>By default the file is mapped read-only and never copied: {@link #parameters()} is the mapping
  * itself, starting at the first parameter, and lives as long as the arena it was mapped into. The
@@ -38,6 +40,8 @@ public final class Checkpoint {
     static final int MAX_VOCAB = 1 << 24;
     static final int MAX_LAYERS = 1 << 12;
     static final int MAX_CHANNELS = 1 << 16;
+    /** Largest q8 block: a whole row of gpt2-xl's widest matrix fits many times over. */
+    static final int MAX_BLOCK = 1 << 12;
 
     private final Path path;
     private final GPT2Config config;
@@ -59,7 +63,7 @@ public final class Checkpoint {
         return config;
     }
 
-    /** All parameters, in file order, as stored (fp32 or bf16 bits). */
+    /** All parameters, in file order, as stored (fp32, bf16 or q8 bytes). */
     public MemorySegment parameters() {
         return parameters;
     }
@@ -80,6 +84,18 @@ public final class Checkpoint {
     public TinyLlmException changedWhileInUse(Throwable fault) {
         return new TinyLlmException("checkpoint " + path + " changed or truncated while in use: it is memory-mapped, so it"
                 + " must stay as it is while tinyllm runs (--no-mmap reads it into memory instead)", fault);
+    }
+
+    /** Whether {@code path} is a regular file that starts with llm.c's magic number (to tell it from other inputs). */
+    public static boolean isCheckpoint(Path path) {
+        if (!Files.isRegularFile(path)) return false;
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+            ByteBuffer first = ByteBuffer.allocate(Integer.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            while (first.hasRemaining() && channel.read(first) >= 0) { }
+            return !first.hasRemaining() && first.getInt(0) == MAGIC;
+        } catch (IOException e) {
+            return false; // not ours to report: the other reader will say what is wrong with it
+        }
     }
 
     /** {@link #open(Path, Arena, boolean)}, mapping the file. */
@@ -141,7 +157,7 @@ public final class Checkpoint {
         int[] ints = new int[HEADER_INTS];
         start.slice(0, HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(ints);
         GPT2Config config = parseHeader(path, ints);
-        long expected = HEADER_BYTES + config.layout().bytes(config.dtype());
+        long expected = HEADER_BYTES + config.layout().bytes();
         if (fileSize < expected) {
             throw new TinyLlmException("checkpoint " + path + " is truncated: expected " + describeBytes(expected)
                     + " for its header's shape, file has " + describeBytes(fileSize));
@@ -180,7 +196,10 @@ public final class Checkpoint {
         return MemorySegment.ofAddress(mapping.address()).reinterpret(mapping.byteSize(), arena, null).asReadOnly();
     }
 
-    /** The header llm.c writes for {@code config}: {@code [20240326, version, maxT, V, L, NH, C, Vp]}, zeros to 256 ints. */
+    /**
+     * The header llm.c writes for {@code config}: {@code [20240326, version, maxT, V, L, NH, C, Vp]}, zeros to 256
+     * ints; for q8, the block size after Vp.
+     */
     public static int[] header(GPT2Config config) {
         int[] h = new int[HEADER_INTS];
         h[0] = MAGIC;
@@ -191,6 +210,7 @@ public final class Checkpoint {
         h[5] = config.heads();
         h[6] = config.channels();
         h[7] = config.vocabPadded();
+        h[8] = config.block();
         return h;
     }
 
@@ -200,26 +220,28 @@ public final class Checkpoint {
             throw new TinyLlmException("not an llm.c GPT-2 checkpoint: " + path + " starts with magic " + h[0]
                     + ", expected " + MAGIC);
         }
-        DType dtype = switch (h[1]) {
-            case 3 -> DType.FP32;
-            case 5 -> DType.BF16;
-            default -> throw new TinyLlmException("unsupported checkpoint version " + h[1] + " in " + path
-                    + ": tinyllm reads version 3 (fp32) and 5 (bf16)");
-        };
-        GPT2Config config = new GPT2Config(h[2], h[3], h[7], h[4], h[5], h[6], dtype);
+        DType dtype = DType.ofVersion(h[1]);
+        if (dtype == null) {
+            throw new TinyLlmException("unsupported checkpoint version " + h[1] + " in " + path
+                    + ": tinyllm reads version 3 (fp32), 5 (bf16) and 8 (q8)");
+        }
+        // llm.c leaves the ints after Vp zero: only q8 gives the one after Vp a meaning.
+        GPT2Config config = new GPT2Config(h[2], h[3], h[7], h[4], h[5], h[6], dtype, dtype == DType.Q8 ? h[8] : 0);
         validate(config, "invalid checkpoint header in " + path, Fields.HEADER);
         return config;
     }
 
     /** What a shape's dimensions are called where they come from: llm.c's header, or a Hugging Face config.json. */
-    public record Fields(String maxT, String vocab, String layers, String heads, String channels, String vocabPadded) {
-        public static final Fields HEADER = new Fields("maxT", "V", "L", "NH", "C", "Vp");
+    public record Fields(String maxT, String vocab, String layers, String heads, String channels, String vocabPadded,
+                         String block) {
+        public static final Fields HEADER = new Fields("maxT", "V", "L", "NH", "C", "Vp", "block");
     }
 
     /**
      * The one validation of a shape, wherever it comes from: a checkpoint's header, a Hugging Face config.json
      * before anything is planned, the synthetic writer's dimensions. Each dimension within generous bounds, the
-     * heads dividing the channels, {@code Vp >= V}, and a parameter count that fits a long.
+     * heads dividing the channels, {@code Vp >= V}, for q8 a block that is a multiple of 4 (so every scale is
+     * 4-byte aligned) and divides C (so no block straddles two rows), and a parameter count that fits a long.
      *
      * @param what   how the message starts, e.g. "invalid checkpoint header in FILE"
      * @param fields the names of the dimensions, for the message
@@ -240,7 +262,14 @@ public final class Checkpoint {
             throw new TinyLlmException(what + ": padded vocabulary " + fields.vocabPadded() + " = " + config.vocabPadded()
                     + " is smaller than " + fields.vocab() + " = " + config.vocabSize());
         }
-        return config.layout().bytes(config.dtype()); // within these bounds, below 2^50: no overflow
+        if (config.dtype() == DType.Q8) {
+            requireInRange(what, fields.block(), "q8 block size", config.block(), MAX_BLOCK);
+            if (config.block() % 4 != 0 || config.channels() % config.block() != 0) {
+                throw new TinyLlmException(what + ": q8 " + fields.block() + " = " + config.block() + " must be a multiple of 4"
+                        + " that divides " + fields.channels() + " = " + config.channels() + " channels");
+            }
+        }
+        return config.layout().bytes(); // within these bounds, below 2^50: no overflow
     }
 
     private static void requireInRange(String what, String name, String meaning, int value, int max) {

@@ -15,13 +15,16 @@ import tinyllm.TinyLlmException;
 import tinyllm.model.BFloat16;
 import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
+import tinyllm.model.Int8Blocks;
+import tinyllm.model.ParameterLayout;
 
 /**
  * The one way a checkpoint is written (random weights by {@code synthetic}, converted ones by {@code convert}):
  * the shape is validated as a reader would validate it and the disk is checked for room before the first byte;
- * values then stream in file order through one small buffer into {@code OUT.partial}, as fp32 or as bf16
- * rounded to nearest even; {@link #commit} checks the file as the engine would open it and renames it over
- * {@code OUT}. Closed without a commit, after any failure at all, the partial file is deleted.
+ * values then stream in file order through one small buffer into {@code OUT.partial}, as fp32, as bf16
+ * rounded to nearest even, or for q8 the matrices quantized block by block ({@link Int8Blocks}) with each
+ * matrix's scales written after its elements; {@link #commit} checks the file as the engine would open it and
+ * renames it over {@code OUT}. Closed without a commit, after any failure at all, the partial file is deleted.
  *
  * <pre>
  * try (CheckpointWriter writer = CheckpointWriter.create(out, config)) {
@@ -35,22 +38,46 @@ public final class CheckpointWriter implements AutoCloseable {
 
     private final Path out;
     private final Path partial;
+    private final GPT2Config config;
+    private final ParameterLayout layout;
     private final long values;
-    private final boolean bf16;
     private final FileChannel channel;
     private final ByteBuffer buffer = ByteBuffer.allocate(BUFFER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
     private long written;
     private boolean committed;
 
+    // q8: the matrix being written (one layer's, or wte or wpe), the block being filled and the matrix's scales so far.
+    private long matrixEnd;      // element index where the current run of values ends (a matrix, or the vectors between)
+    private boolean quantizing;  // whether that run is a matrix to quantize
+    private int tensor = -1, layer;
+    private final float[] block;
+    private int inBlock;
+    private final float[] scales;
+    private int scaleCount;
+
     private CheckpointWriter(Path out, Path partial, GPT2Config config, FileChannel channel) {
         this.out = out;
         this.partial = partial;
-        this.values = config.layout().total();
-        this.bf16 = config.dtype() == DType.BF16;
+        this.config = config;
+        this.layout = config.layout();
+        this.values = layout.total();
         this.channel = channel;
+        boolean q8 = config.dtype() == DType.Q8;
+        this.block = q8 ? new float[config.block()] : null;
+        long mostScales = 0;
+        for (int t = 0; q8 && t < ParameterLayout.NAMES.length; t++) {
+            if (ParameterLayout.isMatrix(t)) mostScales = Math.max(mostScales, matrixElements(t) / config.block());
+        }
+        this.scales = new float[Math.toIntExact(mostScales)];
         for (int field : Checkpoint.header(config)) {
             buffer.putInt(field);
         }
+        nextRun();
+    }
+
+    /** Elements of one matrix of a tensor: wte and wpe are one each, the others one per layer. */
+    private long matrixElements(int t) {
+        return t == ParameterLayout.WTE || t == ParameterLayout.WPE ? layout.sizes()[t] : layout.sizes()[t] / config.layers();
     }
 
     /**
@@ -91,15 +118,74 @@ public final class CheckpointWriter implements AutoCloseable {
 
     /** Appends the next parameter, stored as the checkpoint's type. */
     public void put(float value) {
-        if (bf16) {
-            buffer.putShort(BFloat16.round(value));
-        } else {
-            buffer.putFloat(value);
+        if (written == values) {
+            throw new IllegalStateException("more values than the shape's " + values);
         }
-        written++;
-        if (!buffer.hasRemaining()) {
+        if (quantizing) {
+            block[inBlock++] = value;
+            if (inBlock == block.length) {
+                quantizeBlock();
+            }
+        } else if (config.dtype() == DType.BF16) {
+            putBytes(Short.BYTES).putShort(BFloat16.round(value));
+        } else {
+            putBytes(Float.BYTES).putFloat(value);
+        }
+        if (++written == matrixEnd) {
+            if (quantizing) {
+                for (int i = 0; i < scaleCount; i++) putBytes(Float.BYTES).putFloat(scales[i]);
+                scaleCount = 0;
+            }
+            nextRun();
+        }
+    }
+
+    /** The block's int8 values now, its scale with the rest of its matrix's. */
+    private void quantizeBlock() {
+        float scale = Int8Blocks.scale(block, 0, block.length);
+        for (float value : block) {
+            putBytes(1).put(Int8Blocks.quantize(value, scale));
+        }
+        scales[scaleCount++] = scale;
+        inBlock = 0;
+    }
+
+    /**
+     * Where the next run of values ends: in q8, each matrix (one layer's) is a run of its own, so its scales can
+     * follow it; everything else, and every fp32 or bf16 file, is a single run.
+     */
+    private void nextRun() {
+        if (config.dtype() != DType.Q8) {
+            matrixEnd = values;
+            return;
+        }
+        if (tensor >= 0 && ParameterLayout.isMatrix(tensor) && ++layer < matrixCount(tensor)) {
+            matrixEnd = written + matrixElements(tensor);
+            return;
+        }
+        // The next tensor: a matrix starts a run of its own; the vectors up to the next matrix make one run.
+        tensor++;
+        layer = 0;
+        if (tensor < ParameterLayout.NAMES.length && ParameterLayout.isMatrix(tensor)) {
+            quantizing = true;
+            matrixEnd = written + matrixElements(tensor);
+            return;
+        }
+        quantizing = false;
+        while (tensor < ParameterLayout.NAMES.length - 1 && !ParameterLayout.isMatrix(tensor + 1)) tensor++;
+        matrixEnd = tensor < ParameterLayout.NAMES.length ? layout.offsets()[tensor] + layout.sizes()[tensor] : values;
+    }
+
+    private int matrixCount(int t) {
+        return t == ParameterLayout.WTE || t == ParameterLayout.WPE ? 1 : config.layers();
+    }
+
+    /** The buffer, with room for {@code bytes} more. */
+    private ByteBuffer putBytes(int bytes) {
+        if (buffer.remaining() < bytes) {
             flush();
         }
+        return buffer;
     }
 
     /** Appends {@code count} zeros (wte's padding rows). */

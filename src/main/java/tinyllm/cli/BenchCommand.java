@@ -5,7 +5,6 @@ import java.io.PrintStream;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -35,7 +34,7 @@ import tinyllm.api.Model;
                 "Memory bandwidth and FMA peak are measured in the same run. Prints a",
                 "table, writes JSON and an SVG plot. A synthetic checkpoint is as good as",
                 "the real one: speed does not depend on the values. Give --model twice",
-                "(e.g. an fp32 and a bf16 file) to compare them in one run."},
+                "(e.g. fp32, bf16 and q8 files of one shape) to compare them in one run."},
         footer = {"", "Example:", "  tinyllm synthetic --shape 124M && tinyllm bench --model weights/synthetic-124M.bin"})
 final class BenchCommand implements Callable<Integer> {
     /** Prefill below this fraction of the FMA peak means a kernel never left the interpreter or C1. */
@@ -231,20 +230,31 @@ final class BenchCommand implements Callable<Integer> {
         return ((Number) run.figures.get(key)).doubleValue();
     }
 
-    /** With an fp32 and a bf16 model of the same shape in the run: how much the halved bytes bought. */
+    /**
+     * With an fp32 model and models of other encodings of the same shape in the run: what the fewer bytes bought,
+     * each against the first fp32 run.
+     */
     private void compareDtypes(BenchReport report) {
-        List<BenchReport.Run> fp32 = new ArrayList<>(), bf16 = new ArrayList<>();
-        for (BenchReport.Run run : report.runs) {
-            (DType.parse((String) run.figures.get("dtype")) == DType.FP32 ? fp32 : bf16).add(run);
-        }
-        if (fp32.isEmpty() || bf16.isEmpty() || !fp32.get(0).figures.get("shape").equals(bf16.get(0).figures.get("shape"))) {
+        BenchReport.Run fp32 = report.runs.stream()
+                .filter(run -> DType.parse((String) run.figures.get("dtype")) == DType.FP32).findFirst().orElse(null);
+        if (fp32 == null) {
             return;
         }
-        double decode = d(bf16.get(0), "decode_tokens_per_s_context_128") / d(fp32.get(0), "decode_tokens_per_s_context_128");
-        double prefill = d(bf16.get(0), "prefill_tokens_per_s") / d(fp32.get(0), "prefill_tokens_per_s");
-        report.comparisons.put("bf16_over_fp32_decode", BenchReport.round(decode));
-        report.comparisons.put("bf16_over_fp32_prefill", BenchReport.round(prefill));
-        out.printf(Locale.ROOT, "  %-34s decode %.2f x, prefill %.2f x%n", "bf16 / fp32", decode, prefill);
+        for (BenchReport.Run run : report.runs) {
+            DType dtype = DType.parse((String) run.figures.get("dtype"));
+            if (dtype == DType.FP32 || !run.figures.get("shape").equals(fp32.figures.get("shape"))) {
+                continue;
+            }
+            double decode = d(run, "decode_tokens_per_s_context_128") / d(fp32, "decode_tokens_per_s_context_128");
+            double prefill = d(run, "prefill_tokens_per_s") / d(fp32, "prefill_tokens_per_s");
+            String name = dtype.label();
+            if (report.comparisons.containsKey(name + "_over_fp32_decode")) {
+                continue; // the first model of each encoding
+            }
+            report.comparisons.put(name + "_over_fp32_decode", BenchReport.round(decode));
+            report.comparisons.put(name + "_over_fp32_prefill", BenchReport.round(prefill));
+            out.printf(Locale.ROOT, "  %-34s decode %.2f x, prefill %.2f x%n", name + " / fp32", decode, prefill);
+        }
     }
 
     private static String json(BenchReport report) {

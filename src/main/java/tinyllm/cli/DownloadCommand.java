@@ -21,16 +21,17 @@ import tinyllm.model.GPT2Config;
         description = {"Download GPT-2 from the Hugging Face hub and convert it.",
                 "Fetches config.json and model.safetensors of openai-community/NAME",
                 "into DIR/hf/NAME, resuming a partial download, then converts them to",
-                "DIR/gpt2-<size>.bin (gpt2-<size>-bf16.bin with --dtype bf16).",
+                "DIR/gpt2-<size>.bin (gpt2-<size>-bf16.bin, -q8.bin with --dtype bf16, q8).",
                 "Set HF_ENDPOINT to download from a mirror of the hub."},
-        footer = {"", "Examples:", "  tinyllm download gpt2", "  tinyllm download gpt2-xl --dtype bf16"})
+        footer = {"", "Examples:", "  tinyllm download gpt2", "  tinyllm download gpt2-xl --dtype bf16", "  tinyllm download gpt2 --dtype q8"})
 final class DownloadCommand implements Callable<Integer> {
 
     @Parameters(paramLabel = "NAME", description = "gpt2 (124M), gpt2-medium (355M), gpt2-large (774M) or gpt2-xl (1558M).")
     String name;
 
-    @Option(names = "--dtype", defaultValue = "fp32", paramLabel = "fp32|bf16",
-            description = "Storage type of the converted checkpoint. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--dtype", defaultValue = "fp32", paramLabel = "fp32|bf16|q8",
+            description = "Storage type of the converted checkpoint: fp32, bf16, or q8 (int8 matrices with a scale"
+                    + " per block of 32). Default: ${DEFAULT-VALUE}.")
     String dtype;
 
     @Option(names = "--dir", defaultValue = "weights", paramLabel = "DIR", description = "Default: ${DEFAULT-VALUE}.")

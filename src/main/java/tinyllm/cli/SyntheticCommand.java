@@ -42,14 +42,14 @@ final class SyntheticCommand implements Callable<Integer> {
         @Option(names = "--max-seq", paramLabel = "T", defaultValue = "1024", description = "Context length. Default: ${DEFAULT-VALUE}.") int maxSeq;
     }
 
-    @Option(names = "--out", paramLabel = "FILE", description = "Where to write (default: weights/synthetic-<shape>.bin).")
+    @Option(names = "--out", paramLabel = "FILE", description = "Where to write (default: weights/synthetic-<shape>.bin, -bf16.bin or -q8.bin).")
     Path out;
 
     @Option(names = "--seed", defaultValue = "1", description = "Random seed; the same seed writes the same file (default: ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--dtype", defaultValue = "fp32", paramLabel = "TYPE",
-            description = "Storage type: fp32 or bf16 (default: ${DEFAULT-VALUE}).")
+            description = "Storage type: fp32, bf16 or q8 (default: ${DEFAULT-VALUE}).")
     String dtype;
 
 
@@ -75,7 +75,7 @@ final class SyntheticCommand implements Callable<Integer> {
             config = new GPT2Config(d.maxSeq, d.vocab, GPT2Config.padVocab(d.vocab), d.layers, d.heads, d.channels, type);
             label = "L" + d.layers + "-NH" + d.heads + "-C" + d.channels + "-V" + d.vocab + "-T" + d.maxSeq;
         }
-        Path target = out != null ? out : Path.of("weights", "synthetic-" + label + ".bin");
+        Path target = out != null ? out : Path.of("weights", "synthetic-" + label + (type == DType.FP32 ? "" : "-" + type.label()) + ".bin");
         long start = System.nanoTime();
         SyntheticCheckpoint.write(target, config, seed);
         stdout.printf(Locale.ROOT, "wrote %s: %s, L=%d NH=%d C=%d V=%d (Vp=%d) maxT=%d, seed %d, in %.1f s%n",

@@ -21,13 +21,16 @@ import tinyllm.checkpoint.CheckpointWriter;
 import tinyllm.model.BFloat16;
 import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
+import tinyllm.model.Matrix;
+import tinyllm.model.Weights;
 
-import static tinyllm.model.ParameterLayout.NAMES;
-import static tinyllm.model.ParameterLayout.WTE;
+import static tinyllm.model.ParameterLayout.*;
 
 /**
  * Hugging Face GPT-2 to llm.c checkpoint, byte for byte what llm.c's {@code train_gpt2.py write_model}
- * writes: the 256-int header, then the 16 tensors in llm.c order, fp32 (version 3) or bf16 (version 5).
+ * writes: the 256-int header, then the 16 tensors in llm.c order, fp32 (version 3) or bf16 (version 5); or
+ * q8 (our version 8). Also an llm.c checkpoint into another storage type ({@link #convert(Checkpoint, Path,
+ * DType, PrintStream)}), for a q8 file from the fp32 or bf16 one already on disk.
  *
  * <p>Values stream from the mapped safetensors through the {@link CheckpointWriter} (one small buffer, then
  * {@code OUT.partial} renamed over {@code OUT} once complete), so memory stays flat even for gpt2-xl's 6 GB.
@@ -96,19 +99,97 @@ public final class Converter {
             writer.commit();
         }
         log.printf(Locale.ROOT, "wrote %s: %.1f MB in %.1f s%n", out, (Checkpoint.HEADER_BYTES
-                + config.layout().bytes(dtype)) / 1e6, (System.nanoTime() - start) / 1e9);
+                + config.layout().bytes()) / 1e6, (System.nanoTime() - start) / 1e9);
         return config;
     }
 
     /**
+     * Rewrites the llm.c checkpoint {@code source} (any version) as {@code dtype} at {@code out}: every value read
+     * as the engine reads it (bf16 widened, q8 dequantized) and written through the one {@link CheckpointWriter}, so
+     * fp32 to q8 here gives the same bytes as a Hugging Face folder to q8. A non-finite value stops the conversion.
+     */
+    public static GPT2Config convert(Checkpoint source, Path out, DType dtype, PrintStream log) {
+        GPT2Config from = source.config(), config = from.withDType(dtype);
+        if (isSameFile(out, source.path()) || isSameFile(CheckpointWriter.partialOf(out), source.path())) {
+            throw new TinyLlmException("refusing to write " + out + ": it is the checkpoint being converted; choose another output");
+        }
+        log.printf(Locale.ROOT, "converting %s (%s, L=%d NH=%d C=%d V=%d maxT=%d) to %s as %s%n", source.path(),
+                from.dtype().label(), config.layers(), config.heads(), config.channels(), config.vocabSize(),
+                config.maxSeqLen(), out, dtype.label());
+        long start = System.nanoTime();
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined();
+             CheckpointWriter writer = CheckpointWriter.create(out, config)) {
+            Weights w = Weights.of(from, source.parameters(), arena);
+            CheckpointValues values = new CheckpointValues(writer, source.path());
+            values.matrix("wte", w.wte());
+            values.matrix("wpe", w.wpe());
+            for (int tensor = LN1W; tensor <= FCPROJB; tensor++) { // the per-layer tensors, each stacking its layers
+                for (int l = 0; l < config.layers(); l++) {
+                    Weights.Layer layer = w.layers()[l];
+                    String name = "h." + l + "." + NAMES[tensor];
+                    switch (tensor) {
+                        case LN1W -> values.vector(name, layer.ln1w());
+                        case LN1B -> values.vector(name, layer.ln1b());
+                        case QKVW -> values.matrix(name, layer.qkvw());
+                        case QKVB -> values.vector(name, layer.qkvb());
+                        case ATTPROJW -> values.matrix(name, layer.attprojw());
+                        case ATTPROJB -> values.vector(name, layer.attprojb());
+                        case LN2W -> values.vector(name, layer.ln2w());
+                        case LN2B -> values.vector(name, layer.ln2b());
+                        case FCW -> values.matrix(name, layer.fcw());
+                        case FCB -> values.vector(name, layer.fcb());
+                        case FCPROJW -> values.matrix(name, layer.fcprojw());
+                        default -> values.vector(name, layer.fcprojb());
+                    }
+                }
+            }
+            values.vector("lnfw", w.lnfw());
+            values.vector("lnfb", w.lnfb());
+            writer.commit();
+        } catch (InternalError e) {
+            throw source.changedWhileInUse(e); // the mapped source truncated under the conversion
+        }
+        log.printf(Locale.ROOT, "wrote %s: %.1f MB in %.1f s%n", out, (Checkpoint.HEADER_BYTES
+                + config.layout().bytes()) / 1e6, (System.nanoTime() - start) / 1e9);
+        return config;
+    }
+
+    /** An llm.c checkpoint's values, as fp32, into the writer; a NaN or infinity stops the conversion. */
+    private record CheckpointValues(CheckpointWriter writer, Path source) {
+        void matrix(String name, Matrix m) {
+            for (long r = 0; r < m.rows(); r++) {
+                for (long c = 0; c < m.cols(); c++) {
+                    put(name, r * m.cols() + c, m.get(r, c));
+                }
+            }
+        }
+
+        /** A bias or layernorm vector: always fp32 in the engine's views. */
+        void vector(String name, MemorySegment v) {
+            for (long i = 0, n = v.byteSize() / Float.BYTES; i < n; i++) {
+                put(name, i, v.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, i));
+            }
+        }
+
+        private void put(String name, long index, float value) {
+            if (!Float.isFinite(value)) {
+                throw new TinyLlmException("checkpoint " + source + " holds " + value + " in " + name + " at element " + index
+                        + ": refusing to convert non-finite weights");
+            }
+            writer.put(value);
+        }
+    }
+
+    /**
      * Where llm.c's naming puts a released GPT-2 shape: {@code dir/gpt2-124M.bin}, {@code gpt2-355M},
-     * {@code gpt2-774M}, {@code gpt2-1558M}, with {@code -bf16} for bf16; empty for any other shape.
+     * {@code gpt2-774M}, {@code gpt2-1558M}, with {@code -bf16} or {@code -q8} before {@code .bin} for those types;
+     * empty for any other shape.
      */
     public static Optional<Path> defaultOutput(Path dir, GPT2Config config) {
         return List.of("124M", "355M", "774M", "1558M").stream()
                 .filter(size -> GPT2Config.named(size, config.dtype()).equals(config))
                 .findFirst()
-                .map(size -> dir.resolve("gpt2-" + size + (config.dtype() == DType.BF16 ? "-bf16" : "") + ".bin"));
+                .map(size -> dir.resolve("gpt2-" + size + (config.dtype() == DType.FP32 ? "" : "-" + config.dtype().label()) + ".bin"));
     }
 
     private static void checkSources(HuggingFaceModel model, GPT2Config config, List<List<Source>> plan) {

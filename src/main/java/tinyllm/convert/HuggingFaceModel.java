@@ -32,7 +32,7 @@ public final class HuggingFaceModel implements AutoCloseable {
 
     /** config.json's dimensions, in the names of the shared shape validation's messages. */
     private static final Checkpoint.Fields CONFIG_FIELDS = new Checkpoint.Fields(
-            "n_positions", "vocab_size", "n_layer", "n_head", "n_embd", "padded vocab_size");
+            "n_positions", "vocab_size", "n_layer", "n_head", "n_embd", "padded vocab_size", "q8 block");
 
     private final Path source;
     private final List<Path> inputs;

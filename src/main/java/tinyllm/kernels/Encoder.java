@@ -4,6 +4,9 @@ import java.lang.foreign.MemorySegment;
 
 import jdk.incubator.vector.FloatVector;
 
+import tinyllm.model.DType;
+import tinyllm.model.Matrix;
+
 import static tinyllm.kernels.Simd.F;
 import static tinyllm.kernels.Simd.LE;
 
@@ -14,10 +17,19 @@ public final class Encoder {
     /**
      * out (T,C) = wte[tokens[t]] + wpe[positions[t]] for t in [0, T): each row has its own position, as the
      * rows of a batch come from many sequences.
-     * wte (Vp,C), wpe (maxT,C). Token ids and positions are checked by the caller.
+     * wte (Vp,C), wpe (maxT,C), in any encoding. Token ids and positions are checked by the caller.
      */
-    public static void forward(MemorySegment out, MemorySegment wte, MemorySegment wpe,
-                               int[] tokens, int[] positions, int T, int C) {
+    public static void forward(MemorySegment out, Matrix wte, Matrix wpe, int[] tokens, int[] positions, int T, int C) {
+        if (wte.encoding() == DType.FP32 && wpe.encoding() == DType.FP32) {
+            forward(out, wte.data(), wpe.data(), tokens, positions, T, C);
+        } else {
+            widened(out, wte, wpe, tokens, positions, T, C);
+        }
+    }
+
+    /** {@link #forward} with fp32 embeddings, a vector at a time. */
+    static void forward(MemorySegment out, MemorySegment wte, MemorySegment wpe,
+                        int[] tokens, int[] positions, int T, int C) {
         Simd.faultable(wpe, (long) positions[0] * C * Float.BYTES);
         int upper = F.loopBound(C);
         for (int t = 0; t < T; t++) {
@@ -38,13 +50,11 @@ public final class Encoder {
         }
     }
 
-    /** As {@link #forward}, with wte and wpe in bf16: two rows widened per token, not worth vectorising. */
-    public static void forwardBf16(MemorySegment out, MemorySegment wte, MemorySegment wpe,
-                                   int[] tokens, int[] positions, int T, int C) {
+    /** {@link #forward} with bf16 or q8 embeddings: two rows widened per token, not worth vectorising. */
+    private static void widened(MemorySegment out, Matrix wte, Matrix wpe, int[] tokens, int[] positions, int T, int C) {
         for (int t = 0; t < T; t++) {
-            long outRow = (long) t * C, tokenRow = (long) tokens[t] * C, positionRow = (long) positions[t] * C;
             for (int i = 0; i < C; i++) {
-                out.set(Simd.FLOAT, (outRow + i) * Float.BYTES, Simd.bf16(wte, tokenRow + i) + Simd.bf16(wpe, positionRow + i));
+                out.setAtIndex(Simd.FLOAT, (long) t * C + i, wte.get(tokens[t], i) + wpe.get(positions[t], i));
             }
         }
     }

@@ -5,6 +5,9 @@ import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
+import tinyllm.model.DType;
+import tinyllm.model.Matrix;
+
 import static tinyllm.kernels.Simd.F;
 import static tinyllm.kernels.Simd.FLOAT;
 import static tinyllm.kernels.Simd.LE;
@@ -20,6 +23,10 @@ import static tinyllm.kernels.Simd.LE;
  * into a small per-thread buffer that stays in L1, then every block of four input rows runs through
  * it with 4 x {@link #PANEL_VECTORS} accumulators in registers ({@link #gemm4}). The mapped weights are
  * never copied beyond that panel.
+ *
+ * <p>{@link #forward} is the one entry for every encoding of the weights ({@link Matrix#encoding}): fp32 runs
+ * here; bf16 ({@link MatMulBf16}) and q8 ({@link MatMulQ8}) have their own decode kernels, and share the GEMM,
+ * their weights widened to fp32 while packing.
  */
 public final class MatMul {
     /** Output channels a decode pass computes together: each loaded input vector serves this many weight rows. */
@@ -43,9 +50,22 @@ public final class MatMul {
 
     private MatMul() {}
 
-    /** Floats of packing scratch one thread needs for {@link #forward}. */
-    public static int packFloats() {
-        return KC * PANEL;
+    /**
+     * Floats of scratch one thread needs for {@link #forward} on matrices of rows of at most {@code maxC}: a packed
+     * GEMM panel, or four q8 rows widened to fp32.
+     */
+    public static int scratchFloats(int maxC) {
+        return Math.max(KC * PANEL, ROWS * maxC);
+    }
+
+    /** Whether {@link #forward} on {@code weight} with T rows reads {@code inSplit}, which the caller must fill first. */
+    public static boolean readsSplitInput(Matrix weight, int T, int OC) {
+        return weight.encoding() == DType.BF16 && (!packs(T) || OC % PANEL != 0);
+    }
+
+    /** Whether a model of matrices in {@code encoding} needs a buffer for {@link MatMulBf16#splitEvenOdd}. */
+    public static boolean needsSplitInput(DType encoding) {
+        return encoding == DType.BF16;
     }
 
     /**
@@ -62,15 +82,28 @@ public final class MatMul {
 
     /**
      * out (T,OC) = in (T,C) · weight (OC,C)ᵀ + bias (OC), for output channels [ocFrom, ocTo) only, so
-     * threads can split the channels (ocFrom a multiple of {@link #channelAlignment}). bias may be null
-     * (the logits have none). packed: {@link #packFloats} floats of scratch owned by the calling thread.
+     * threads can split the channels (ocFrom a multiple of {@link #channelAlignment}), whatever the weight's
+     * encoding. weight may have more rows than OC (the logits use wte's first V). bias may be null (the logits
+     * have none). inSplit: in after {@link MatMulBf16#splitEvenOdd}, if {@link #readsSplitInput} (else unused).
+     * scratch: {@link #scratchFloats} floats owned by the calling thread.
      */
-    public static void forward(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
-                               int T, int C, int OC, int ocFrom, int ocTo, MemorySegment packed) {
+    public static void forward(MemorySegment out, MemorySegment in, MemorySegment inSplit, Matrix weight, MemorySegment bias,
+                               int T, int C, int OC, int ocFrom, int ocTo, MemorySegment scratch) {
+        switch (weight.encoding()) {
+            case FP32 -> forward(out, in, weight, bias, T, C, OC, ocFrom, ocTo, scratch);
+            case BF16 -> MatMulBf16.forward(out, in, inSplit, weight, bias, T, C, OC, ocFrom, ocTo, scratch);
+            case Q8 -> MatMulQ8.forward(out, in, weight, bias, T, C, OC, ocFrom, ocTo, scratch);
+        }
+    }
+
+    /** {@link #forward} for fp32 weights. */
+    private static void forward(MemorySegment out, MemorySegment in, Matrix matrix, MemorySegment bias,
+                                int T, int C, int OC, int ocFrom, int ocTo, MemorySegment packed) {
+        MemorySegment weight = matrix.data();
         int o = ocFrom;
         if (packs(T)) {
             for (; o + PANEL <= ocTo; o += PANEL) {
-                gemmPanel(out, in, weight, false, bias, T, C, OC, o, packed);
+                gemmPanel(out, in, matrix, bias, T, C, OC, o, packed);
             }
         }
         // Decode (of one row, or a batch of rows too few to pack for), and the channels left over when OC
@@ -80,10 +113,10 @@ public final class MatMul {
         for (; o + ROWS <= ocTo; o += ROWS) {
             int t = 0;
             for (; t + ROWS <= T && C % F.length() == 0; t += ROWS) {
-                dot4x4(out, in, weight, bias, t, C, OC, o);
+                dot4x4(out, in, weight, o, bias, t, C, OC, o);
             }
             for (; t < T; t++) {
-                dot4(out, in, weight, bias, t, C, OC, o);
+                dot4(out, in, weight, o, bias, t, C, OC, o);
             }
         }
         for (; o < ocTo; o++) {
@@ -95,16 +128,16 @@ public final class MatMul {
 
     /**
      * out[0..T, o..o+PANEL) through packed panels of KC inputs at a time; later panels add to what earlier
-     * ones wrote. bf16 weights are widened while packing, so the micro-kernels only ever see fp32.
+     * ones wrote. bf16 and q8 weights are widened while packing, so the micro-kernels only ever see fp32.
      */
-    static void gemmPanel(MemorySegment out, MemorySegment in, MemorySegment weight, boolean bf16, MemorySegment bias,
+    static void gemmPanel(MemorySegment out, MemorySegment in, Matrix weight, MemorySegment bias,
                           int T, int C, int OC, int o, MemorySegment packed) {
         for (int k0 = 0; k0 < C; k0 += KC) {
             int kc = Math.min(KC, C - k0);
-            if (bf16) {
-                packBf16(packed, weight, o, k0, kc, C);
-            } else {
-                pack(packed, weight, o, k0, kc, C);
+            switch (weight.encoding()) {
+                case FP32 -> pack(packed, weight.data(), o, k0, kc, C);
+                case BF16 -> packBf16(packed, weight.data(), o, k0, kc, C);
+                case Q8 -> packQ8(packed, weight, o, k0, kc, C);
             }
             boolean first = k0 == 0;
             int t = 0;
@@ -134,6 +167,23 @@ public final class MatMul {
             for (int k = 0; k < kc; k++) {
                 float value = Float.intBitsToFloat(weight.get(Simd.BF16, row + (long) k * Short.BYTES) << 16);
                 packed.set(FLOAT, ((long) k * PANEL + c) * Float.BYTES, value);
+            }
+        }
+    }
+
+    /**
+     * As {@link #pack}, from q8 weights: each value its int8 times its block's scale, one scale read per block.
+     */
+    private static void packQ8(MemorySegment packed, Matrix weight, int o, int k0, int kc, int C) {
+        MemorySegment q = weight.data(), scales = weight.scales();
+        int block = weight.block(), blocks = C / block;
+        for (int c = 0; c < PANEL; c++) {
+            long row = (long) (o + c) * C;
+            for (int k = 0; k < kc; ) {
+                float scale = scales.getAtIndex(FLOAT, (long) (o + c) * blocks + (k0 + k) / block);
+                for (int end = Math.min(kc, k + block - (k0 + k) % block); k < end; k++) {
+                    packed.setAtIndex(FLOAT, (long) k * PANEL + c, q.get(Simd.INT8, row + k0 + k) * scale);
+                }
             }
         }
     }
@@ -197,11 +247,11 @@ public final class MatMul {
         c2.intoMemorySegment(out, y + 2 * v, LE);
     }
 
-    /** out[t, o..o+3] = in[t] · weight[o..o+3] + bias[o..o+3]. */
-    private static void dot4(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
-                             int t, int C, int OC, int o) {
+    /** out[t, o..o+3] = in[t] · weight[wo..wo+3] + bias[o..o+3]. */
+    static void dot4(MemorySegment out, MemorySegment in, MemorySegment weight, int wo, MemorySegment bias,
+                     int t, int C, int OC, int o) {
         long x = (long) t * C * Float.BYTES;
-        long w0 = (long) o * C * Float.BYTES, w1 = w0 + (long) C * Float.BYTES,
+        long w0 = (long) wo * C * Float.BYTES, w1 = w0 + (long) C * Float.BYTES,
                 w2 = w1 + (long) C * Float.BYTES, w3 = w2 + (long) C * Float.BYTES;
         FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
         FloatVector b0 = FloatVector.zero(F), b1 = FloatVector.zero(F), b2 = FloatVector.zero(F), b3 = FloatVector.zero(F);
@@ -243,17 +293,17 @@ public final class MatMul {
     }
 
     /**
-     * out[t..t+3, o..o+3] = in[t..t+3] · weight[o..o+3] + bias[o..o+3]: sixteen dot products at once, four
+     * out[t..t+3, o..o+3] = in[t..t+3] · weight[wo..wo+3] + bias[o..o+3]: sixteen dot products at once, four
      * input rows by four weight rows, sixteen accumulators; each step loads four weight and four input
      * vectors for sixteen FMAs, so a batch of rows runs at the FMA units' pace, not the loads'. C must be a
      * multiple of the vector length: no scalar tail, since sixteen of them made the method too big for C2,
      * which then left the Vector API calls in it un-inlined, allocating a box per vector.
      */
-    private static void dot4x4(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
+    static void dot4x4(MemorySegment out, MemorySegment in, MemorySegment weight, int wo, MemorySegment bias,
                                int t, int C, int OC, int o) {
         long row = (long) C * Float.BYTES;
         long x0 = (long) t * row, x1 = x0 + row, x2 = x1 + row, x3 = x2 + row;
-        long w0 = (long) o * row, w1 = w0 + row, w2 = w1 + row, w3 = w2 + row;
+        long w0 = (long) wo * row, w1 = w0 + row, w2 = w1 + row, w3 = w2 + row;
         FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
         FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
         FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a22 = FloatVector.zero(F), a23 = FloatVector.zero(F);

@@ -6,6 +6,8 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
+import tinyllm.model.Matrix;
+
 import static tinyllm.kernels.Simd.F;
 import static tinyllm.kernels.Simd.FLOAT;
 import static tinyllm.kernels.Simd.I;
@@ -52,14 +54,15 @@ public final class MatMulBf16 {
     /**
      * out (T,OC) = in (T,C) · weight (OC,C)ᵀ + bias (OC) with weight in bf16, for output channels
      * [ocFrom, ocTo). inSplit: in after {@link #splitEvenOdd} (read by the decode path). Other arguments as
-     * {@link MatMul#forward}.
+     * {@link MatMul#forward}, the one entry.
      */
-    public static void forward(MemorySegment out, MemorySegment in, MemorySegment inSplit, MemorySegment weight,
-                               MemorySegment bias, int T, int C, int OC, int ocFrom, int ocTo, MemorySegment packed) {
+    static void forward(MemorySegment out, MemorySegment in, MemorySegment inSplit, Matrix matrix,
+                        MemorySegment bias, int T, int C, int OC, int ocFrom, int ocTo, MemorySegment packed) {
+        MemorySegment weight = matrix.data();
         int o = ocFrom;
         if (MatMul.packs(T)) {
             for (; o + MatMul.PANEL <= ocTo; o += MatMul.PANEL) {
-                MatMul.gemmPanel(out, in, weight, true, bias, T, C, OC, o, packed);
+                MatMul.gemmPanel(out, in, matrix, bias, T, C, OC, o, packed);
             }
         }
         for (; o + MatMul.ROWS <= ocTo; o += MatMul.ROWS) {

@@ -6,6 +6,7 @@ import java.nio.ByteOrder;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -24,6 +25,10 @@ public final class Simd {
     public static final ValueLayout.OfShort BF16 = ValueLayout.JAVA_SHORT.withOrder(LE);
     /** Ints of the same vector width: a bf16 weight vector is loaded as ints, two weights each. */
     public static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    /** One int8 weight (q8), for the scalar tails and packing. */
+    public static final ValueLayout.OfByte INT8 = ValueLayout.JAVA_BYTE;
+    /** Bytes as many as F has floats (16 bytes for 512-bit floats): a q8 load that widens into exactly one float vector. */
+    public static final VectorSpecies<Byte> Q = VectorSpecies.of(byte.class, VectorShape.forBitSize(F.length() * Byte.SIZE));
 
     /**
      * Reads the float at {@code byteOffset} of {@code segment} and drops it: the scalar accessor compiles to

@@ -10,8 +10,20 @@ package tinyllm.model;
  * @param heads       NH
  * @param channels    C
  * @param dtype       how the parameters are stored
+ * @param block       q8 only: elements of a matrix row sharing one scale (0 for fp32 and bf16)
  */
-public record GPT2Config(int maxSeqLen, int vocabSize, int vocabPadded, int layers, int heads, int channels, DType dtype) {
+public record GPT2Config(int maxSeqLen, int vocabSize, int vocabPadded, int layers, int heads, int channels, DType dtype,
+                         int block) {
+
+    /** A shape stored as {@code dtype}, q8 in blocks of {@link DType#q8Block}. */
+    public GPT2Config(int maxSeqLen, int vocabSize, int vocabPadded, int layers, int heads, int channels, DType dtype) {
+        this(maxSeqLen, vocabSize, vocabPadded, layers, heads, channels, dtype, dtype == DType.Q8 ? DType.q8Block(channels) : 0);
+    }
+
+    /** The same shape stored as {@code dtype} (q8 in blocks of {@link DType#q8Block}). */
+    public GPT2Config withDType(DType dtype) {
+        return new GPT2Config(maxSeqLen, vocabSize, vocabPadded, layers, heads, channels, dtype);
+    }
 
     public int headSize() {
         return channels / heads;
@@ -33,7 +45,7 @@ public record GPT2Config(int maxSeqLen, int vocabSize, int vocabPadded, int laye
         return maxSeqLen() + 1L - tokens;
     }
 
-    /** Elements of each of llm.c's 16 parameter tensors, in file order. All in long: see {@link ParameterLayout}. */
+    /** Elements and bytes of each of llm.c's 16 parameter tensors, in file order. All in long: see {@link ParameterLayout}. */
     public ParameterLayout layout() {
         return ParameterLayout.of(this);
     }
@@ -43,8 +55,8 @@ public record GPT2Config(int maxSeqLen, int vocabSize, int vocabPadded, int laye
      * of wpe. Memory bandwidth divided by this is the decode roofline.
      */
     public long weightBytesPerToken() {
-        long unread = (long) (vocabPadded - vocabSize) * channels + (long) (maxSeqLen - 1) * channels;
-        return (layout().total() - unread) * dtype.bytes;
+        long unreadRows = (long) (vocabPadded - vocabSize) + (maxSeqLen - 1);
+        return layout().bytes() - unreadRows * dtype.matrixBytes(channels, block);
     }
 
     /** The shapes GPT-2 was released in, named by parameter count as llm.c names its files. */

@@ -10,15 +10,14 @@ import static tinyllm.model.ParameterLayout.*;
  * Named views of a checkpoint's parameters, as in llm.c's ParameterTensors, with each per-layer
  * tensor cut once into its layers so the forward pass never slices on the hot path.
  *
- * <p>The matrices (wte, wpe, qkvw, attprojw, fcw, fcprojw: over 99.9 % of the bytes) are views of the
- * mapped file in its storage type, never copied. The vectors (layernorm gains and biases, matmul
- * biases) are always fp32: for a bf16 checkpoint they are widened once at load into a few hundred KB,
+ * <p>The matrices (wte, wpe, qkvw, attprojw, fcw, fcprojw: over 99.9 % of the bytes) are {@link Matrix}
+ * views of the mapped file in its storage type, never copied. The vectors (layernorm gains and biases,
+ * matmul biases) are always fp32: for a bf16 checkpoint they are widened once at load into a few hundred KB,
  * so layernorm and the bias adds have one fp32 code path.
  */
 public record Weights(
-        DType matrices,          // storage type of the matrices
-        MemorySegment wte,       // (Vp, C) token embeddings; also the logits matrix (first V rows)
-        MemorySegment wpe,       // (maxT, C) position embeddings
+        Matrix wte,              // (Vp, C) token embeddings; also the logits matrix (first V rows)
+        Matrix wpe,              // (maxT, C) position embeddings
         Layer[] layers,
         MemorySegment lnfw,      // (C)
         MemorySegment lnfb) {    // (C)
@@ -26,44 +25,50 @@ public record Weights(
     /** One transformer block's tensors. */
     public record Layer(
             MemorySegment ln1w, MemorySegment ln1b,          // (C)
-            MemorySegment qkvw, MemorySegment qkvb,          // (3C, C), (3C)
-            MemorySegment attprojw, MemorySegment attprojb,  // (C, C), (C)
+            Matrix qkvw, MemorySegment qkvb,                 // (3C, C), (3C)
+            Matrix attprojw, MemorySegment attprojb,         // (C, C), (C)
             MemorySegment ln2w, MemorySegment ln2b,          // (C)
-            MemorySegment fcw, MemorySegment fcb,            // (4C, C), (4C)
-            MemorySegment fcprojw, MemorySegment fcprojb) {  // (C, 4C), (C)
+            Matrix fcw, MemorySegment fcb,                   // (4C, C), (4C)
+            Matrix fcprojw, MemorySegment fcprojb) {         // (C, 4C), (C)
     }
 
     /**
-     * Cuts {@code parameters} (all 16 tensors in file order) into named views; bf16 vectors are widened
-     * into {@code arena}.
+     * Cuts {@code parameters} (all 16 tensors in file order, as {@link ParameterLayout} places them) into named
+     * views; bf16 vectors are widened into {@code arena}.
      */
     public static Weights of(GPT2Config config, MemorySegment parameters, Arena arena) {
         ParameterLayout layout = config.layout();
-        long bytes = config.dtype().bytes;
-        Layer[] layers = new Layer[config.layers()];
-        for (int l = 0; l < layers.length; l++) {
-            MemorySegment[] t = new MemorySegment[16];
-            for (int tensor = LN1W; tensor <= FCPROJB; tensor++) {
-                long perLayer = layout.sizes()[tensor] / config.layers();
-                MemorySegment view = parameters.asSlice((layout.offsets()[tensor] + l * perLayer) * bytes, perLayer * bytes);
-                t[tensor] = isMatrix(tensor) ? view : fp32(view, config.dtype(), arena);
+        int C = config.channels(), L = config.layers();
+        Layer[] layers = new Layer[L];
+        for (int l = 0; l < L; l++) {
+            MemorySegment[] v = new MemorySegment[16];
+            for (int tensor : new int[] {LN1W, LN1B, QKVB, ATTPROJB, LN2W, LN2B, FCB, FCPROJB}) {
+                long perLayer = layout.byteSizes()[tensor] / L;
+                v[tensor] = fp32(parameters.asSlice(layout.byteOffsets()[tensor] + l * perLayer, perLayer), config.dtype(), arena);
             }
-            layers[l] = new Layer(t[LN1W], t[LN1B], t[QKVW], t[QKVB], t[ATTPROJW], t[ATTPROJB],
-                    t[LN2W], t[LN2B], t[FCW], t[FCB], t[FCPROJW], t[FCPROJB]);
+            layers[l] = new Layer(v[LN1W], v[LN1B], matrix(config, parameters, QKVW, l, 3 * C, C), v[QKVB],
+                    matrix(config, parameters, ATTPROJW, l, C, C), v[ATTPROJB], v[LN2W], v[LN2B],
+                    matrix(config, parameters, FCW, l, 4 * C, C), v[FCB],
+                    matrix(config, parameters, FCPROJW, l, C, 4 * C), v[FCPROJB]);
         }
-        return new Weights(config.dtype(),
-                tensor(parameters, layout, WTE, bytes), tensor(parameters, layout, WPE, bytes), layers,
-                fp32(tensor(parameters, layout, LNFW, bytes), config.dtype(), arena),
-                fp32(tensor(parameters, layout, LNFB, bytes), config.dtype(), arena));
+        return new Weights(
+                matrix(config, parameters, WTE, 0, config.vocabPadded(), C),
+                matrix(config, parameters, WPE, 0, config.maxSeqLen(), C),
+                layers,
+                fp32(vector(parameters, layout, LNFW), config.dtype(), arena),
+                fp32(vector(parameters, layout, LNFB), config.dtype(), arena));
     }
 
-    private static boolean isMatrix(int tensor) {
-        return tensor == QKVW || tensor == ATTPROJW || tensor == FCW || tensor == FCPROJW;
+    /** Layer {@code l}'s (rows, cols) matrix of a tensor (layer 0 for wte and wpe, which are one matrix). */
+    private static Matrix matrix(GPT2Config config, MemorySegment parameters, int tensor, int l, int rows, int cols) {
+        ParameterLayout layout = config.layout();
+        long perLayer = tensor == WTE || tensor == WPE ? layout.byteSizes()[tensor] : layout.byteSizes()[tensor] / config.layers();
+        return Matrix.of(config.dtype(), parameters, layout.byteOffsets()[tensor] + l * perLayer, rows, cols, config.block());
     }
 
     /** The vector itself if it is fp32, else a widened fp32 copy (bf16 bits shifted into the high half). */
     private static MemorySegment fp32(MemorySegment vector, DType dtype, Arena arena) {
-        if (dtype == DType.FP32) {
+        if (dtype != DType.BF16) {
             return vector;
         }
         long n = vector.byteSize() / Short.BYTES;
@@ -75,7 +80,7 @@ public record Weights(
         return widened;
     }
 
-    private static MemorySegment tensor(MemorySegment parameters, ParameterLayout layout, int tensor, long bytes) {
-        return parameters.asSlice(layout.offsets()[tensor] * bytes, layout.sizes()[tensor] * bytes);
+    private static MemorySegment vector(MemorySegment parameters, ParameterLayout layout, int tensor) {
+        return parameters.asSlice(layout.byteOffsets()[tensor], layout.byteSizes()[tensor]);
     }
 }

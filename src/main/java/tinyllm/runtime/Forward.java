@@ -11,8 +11,8 @@ import tinyllm.kernels.LayerNorm;
 import tinyllm.kernels.MatMul;
 import tinyllm.kernels.MatMulBf16;
 import tinyllm.kernels.Residual;
-import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
+import tinyllm.model.Matrix;
 import tinyllm.model.Weights;
 
 /**
@@ -32,7 +32,6 @@ public final class Forward implements AutoCloseable {
     private final WorkerPool pool;
     private final Arena arena = Arena.ofShared();
     private final int maxRows, maxLogitRows;
-    private final boolean bf16;
 
     // Activations for up to maxRows rows, named as in llm.c.
     private final MemorySegment x;      // (rows, C) the residual stream
@@ -45,7 +44,7 @@ public final class Forward implements AutoCloseable {
     private final MemorySegment logits; // (logit rows, V)
     private final MemorySegment split;  // (rows, 4C) a matmul input split into even and odd elements (bf16 only)
     private final MemorySegment[] scores; // (maxT) attention scratch, one per worker
-    private final MemorySegment[] packed; // a GEMM weight panel, one per worker
+    private final MemorySegment[] scratch; // a GEMM weight panel or widened q8 rows, one per worker
 
     private final MatMulTask matmul = new MatMulTask();
     private final AttentionTask attention = new AttentionTask();
@@ -68,7 +67,6 @@ public final class Forward implements AutoCloseable {
         this.pool = pool;
         this.maxRows = maxRows;
         this.maxLogitRows = maxLogitRows;
-        this.bf16 = config.dtype() == DType.BF16;
         long C = config.channels(), rows = maxRows;
         try {
             this.x = floats(rows * C);
@@ -79,12 +77,12 @@ public final class Forward implements AutoCloseable {
             this.fch = floats(rows * 4 * C);
             this.last = floats(maxLogitRows * C);
             this.logits = floats((long) maxLogitRows * config.vocabSize());
-            this.split = bf16 ? floats(rows * 4 * C) : null;
+            this.split = MatMul.needsSplitInput(weights.wte().encoding()) ? floats(rows * 4 * C) : null;
             this.scores = new MemorySegment[pool.workers()];
-            this.packed = new MemorySegment[pool.workers()];
+            this.scratch = new MemorySegment[pool.workers()];
             for (int w = 0; w < scores.length; w++) {
                 scores[w] = floats(Attention.scoreFloats(config.maxSeqLen()));
-                packed[w] = floats(MatMul.packFloats());
+                scratch[w] = floats(MatMul.scratchFloats(4 * config.channels()));
             }
         } catch (OutOfMemoryError e) {
             arena.close();
@@ -130,11 +128,7 @@ public final class Forward implements AutoCloseable {
             throw new IllegalStateException("a batch of " + T + " rows, " + batch.logitRows()
                     + " with logits, for a forward pass of " + maxRows + " and " + maxLogitRows);
         }
-        if (bf16) {
-            Encoder.forwardBf16(x, weights.wte(), weights.wpe(), batch.tokens(), batch.positions(), T, C);
-        } else {
-            Encoder.forward(x, weights.wte(), weights.wpe(), batch.tokens(), batch.positions(), T, C);
-        }
+        Encoder.forward(x, weights.wte(), weights.wpe(), batch.tokens(), batch.positions(), T, C);
         for (int l = 0; l < config.layers(); l++) {
             Weights.Layer w = weights.layers()[l];
             layerNorm(ln, x, w.ln1w(), w.ln1b(), T);
@@ -179,9 +173,8 @@ public final class Forward implements AutoCloseable {
         pool.run(attention);
     }
 
-    private void matmul(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
-                        int T, int C, int OC) {
-        if (bf16 && (!MatMul.packs(T) || OC % MatMul.PANEL != 0)) {
+    private void matmul(MemorySegment out, MemorySegment in, Matrix weight, MemorySegment bias, int T, int C, int OC) {
+        if (MatMul.readsSplitInput(weight, T, OC)) {
             // The decode path's input, split once before the threads share it: by rows, on every thread when
             // there are enough (a long prompt on GPT-2 medium and up, whose C is no whole number of panels).
             splitTask.set(in, T, C);
@@ -217,10 +210,11 @@ public final class Forward implements AutoCloseable {
 
     /** Splits the output channels: every thread streams its own share of the weight rows. */
     private final class MatMulTask implements WorkerPool.Task {
-        private MemorySegment out, in, weight, bias;
+        private MemorySegment out, in, bias;
+        private Matrix weight;
         private int T, C, OC;
 
-        void set(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias, int T, int C, int OC) {
+        void set(MemorySegment out, MemorySegment in, Matrix weight, MemorySegment bias, int T, int C, int OC) {
             this.out = out;
             this.in = in;
             this.weight = weight;
@@ -234,11 +228,7 @@ public final class Forward implements AutoCloseable {
         public void run(int worker, int workers) {
             int align = MatMul.channelAlignment(T);
             int from = WorkerPool.split(OC, worker, workers, align), to = WorkerPool.split(OC, worker + 1, workers, align);
-            if (bf16) {
-                MatMulBf16.forward(out, in, split, weight, bias, T, C, OC, from, to, packed[worker]);
-            } else {
-                MatMul.forward(out, in, weight, bias, T, C, OC, from, to, packed[worker]);
-            }
+            MatMul.forward(out, in, split, weight, bias, T, C, OC, from, to, scratch[worker]);
         }
     }
 
@@ -294,7 +284,6 @@ public final class Forward implements AutoCloseable {
         }
     }
 
-    /** GELU in place, or the residual add, over a contiguous range of elements. */
     /** bf16's even/odd split of the input rows, rows shared among the threads. */
     private final class SplitTask implements WorkerPool.Task {
         private MemorySegment in;
@@ -312,6 +301,7 @@ public final class Forward implements AutoCloseable {
         }
     }
 
+    /** GELU in place, or the residual add, over a contiguous range of elements. */
     private static final class ElementwiseTask implements WorkerPool.Task {
         private final boolean isGelu;
         private MemorySegment target, other;

@@ -150,7 +150,7 @@ class FailuresTest {
         for (int v : Checkpoint.header(config)) header.putInt(v);
         try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
             f.write(header.array());
-            f.setLength(Checkpoint.HEADER_BYTES + config.layout().bytes(config.dtype()));
+            f.setLength(Checkpoint.HEADER_BYTES + config.layout().bytes());
         }
         // generate sizes its session to the request, so ask for the whole context.
         assertOneLineError(1, generate(file.toString(), "--tokens", "1", "--max-length", String.valueOf((1 << 20) - 1)),

@@ -80,7 +80,7 @@ class ConverterTest {
     /** The llm.c file of {@code values} under the original's header, with the given version and storage. */
     byte[] llmcFile(DType dtype, float[] values) throws IOException {
         ByteBuffer header = ByteBuffer.wrap(Files.readAllBytes(original), 0, Checkpoint.HEADER_BYTES);
-        ByteBuffer file = ByteBuffer.allocate(Checkpoint.HEADER_BYTES + values.length * dtype.bytes).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer file = ByteBuffer.allocate(Checkpoint.HEADER_BYTES + (int) dtype.vectorBytes(values.length)).order(ByteOrder.LITTLE_ENDIAN);
         file.put(header).putInt(4, dtype.checkpointVersion);
         for (float v : values) {
             if (dtype == DType.FP32) file.putFloat(v);

@@ -10,6 +10,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import tinyllm.model.DType;
+import tinyllm.model.Int8Blocks;
+import tinyllm.model.Matrix;
 import tinyllm.reference.NaiveGPT2;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -45,7 +48,30 @@ class KernelsTest {
     }
 
     MemorySegment packed() {
-        return native_(new float[MatMul.packFloats()]);
+        return native_(new float[MatMul.scratchFloats(3073)]);
+    }
+
+    Matrix fp32(float[] w, int rows, int cols) {
+        return new Matrix(DType.FP32, native_(w), null, rows, cols, 0);
+    }
+
+    /**
+     * w (rows, cols) quantized as a q8 checkpoint stores it, in blocks of {@code block}; w is overwritten with the
+     * values the matrix now holds (int8 × scale), so a reference multiplying w sees exactly the kernel's weights.
+     */
+    Matrix q8(float[] w, int rows, int cols, int block) {
+        MemorySegment data = arena.allocate((long) rows * cols, 64);
+        MemorySegment scales = arena.allocate((long) rows * cols / block * Float.BYTES, 64);
+        for (int b = 0; b < rows * cols / block; b++) {
+            float scale = Int8Blocks.scale(w, b * block, block);
+            scales.setAtIndex(ValueLayout.JAVA_FLOAT, b, scale);
+            for (int i = b * block; i < (b + 1) * block; i++) {
+                byte q = Int8Blocks.quantize(w[i], scale);
+                data.set(ValueLayout.JAVA_BYTE, i, q);
+                w[i] = q * scale;
+            }
+        }
+        return new Matrix(DType.Q8, data, scales, rows, cols, block);
     }
 
     static float[] floats(MemorySegment s, int n) {
@@ -75,7 +101,7 @@ class KernelsTest {
         }
 
         MemorySegment out = native_(new float[T * C]);
-        Encoder.forward(out, native_(wte), native_(wpe), tokens, positions, T, C);
+        Encoder.forward(out, fp32(wte, vocab, C), fp32(wpe, maxT, C), tokens, positions, T, C);
 
         // The naive encoder puts row t at position t: give it each row alone, its position's row of wpe first.
         float[] expected = new float[T * C];
@@ -116,8 +142,63 @@ class KernelsTest {
         NaiveGPT2.matmul(expected, in, w, 0, b, 0, T, C, OC);
 
         MemorySegment out = native_(new float[T * OC]);
-        MatMul.forward(out, native_(in), native_(w), native_(b), T, C, OC, 0, OC, packed());
+        MatMul.forward(out, native_(in), null, fp32(w, OC, C), native_(b), T, C, OC, 0, OC, packed());
         assertClose(expected, floats(out, T * OC));
+    }
+
+    /**
+     * q8 weights against the naive product of the same weights dequantized (int8 × scale in fp32), split between
+     * two calls as two threads split the channels: only the order of the sums differs. Blocks of 32 (GPT-2's), 16
+     * (the micro fixtures'), and 8 and 4 (narrower than a vector on most machines: the element-wise path).
+     */
+    @ParameterizedTest(name = "T={0} C={1} OC={2} block={3}")
+    @CsvSource({"1,768,148,32", "1,48,144,16", "2,768,7,32", "3,3072,9,32", "1,64,13,8", "3,36,10,4",
+            "4,768,148,32", "7,48,100,16", "16,768,150,32", "13,3072,53,32", "6,64,13,8",
+            "80,48,144,16", "85,768,150,32", "96,3072,96,32", "81,64,50,8"})
+    void q8MatmulMatchesDequantizedReference(int T, int C, int OC, int block) {
+        float[] in = randoms(T * C), w = randoms(OC * C), b = randoms(OC);
+        for (int i = 0; i < w.length; i++) w[i] /= (float) Math.sqrt(C);
+        Matrix weight = q8(w, OC, C, block);
+        float[] expected = new float[T * OC];
+        NaiveGPT2.matmul(expected, in, w, 0, b, 0, T, C, OC);
+
+        MemorySegment out = native_(new float[T * OC]), inS = native_(in), bS = native_(b);
+        int middle = OC / 2 / MatMul.channelAlignment(T) * MatMul.channelAlignment(T);
+        MatMul.forward(out, inS, null, weight, bS, T, C, OC, 0, middle, packed());
+        MatMul.forward(out, inS, null, weight, bS, T, C, OC, middle, OC, packed());
+        assertClose(expected, floats(out, T * OC));
+    }
+
+    /** The q8 embedding lookup: each row its token's and its position's dequantized rows. */
+    @Test
+    void q8EncoderAddsDequantizedRows() {
+        int T = 3, C = 64, vocab = 11, maxT = 5;
+        float[] wte = randoms(vocab * C), wpe = randoms(maxT * C);
+        Matrix qte = q8(wte, vocab, C, 32), qpe = q8(wpe, maxT, C, 16);
+        int[] tokens = {3, 10, 0}, positions = {4, 0, 2};
+        MemorySegment out = native_(new float[T * C]);
+        Encoder.forward(out, qte, qpe, tokens, positions, T, C);
+        float[] expected = new float[T * C];
+        for (int t = 0; t < T; t++) {
+            for (int i = 0; i < C; i++) expected[t * C + i] = wte[tokens[t] * C + i] + wpe[positions[t] * C + i];
+        }
+        assertClose(expected, floats(out, T * C));
+    }
+
+    /** The one quantization rule: absmax to ±127 exactly, nearest (ties to even) in between, zeros to zeros. */
+    @Test
+    void quantizationRoundsToNearestWithinTheBlockScale() {
+        float[] block = {254f, -127f, 5f, 3f, 0.8f, -254f}; // absmax 254: scale 2, exactly
+        float scale = Int8Blocks.scale(block, 0, block.length);
+        assertEquals(2f, scale);
+        assertEquals(127, Int8Blocks.quantize(254f, scale));
+        assertEquals(-127, Int8Blocks.quantize(-254f, scale));
+        assertEquals(-64, Int8Blocks.quantize(-127f, scale), "-63.5 ties to even");
+        assertEquals(2, Int8Blocks.quantize(5f, scale), "2.5 ties to even");
+        assertEquals(2, Int8Blocks.quantize(3f, scale), "1.5 ties to even");
+        assertEquals(0, Int8Blocks.quantize(0.8f, scale));
+        assertEquals(0, Int8Blocks.quantize(0.3f, 0f), "a block of zeros has scale 0");
+        assertEquals(0f, Int8Blocks.scale(new float[4], 0, 4));
     }
 
     /** The GEMM cases above reach the GEMM; the batched ones reach the four-by-four dot products. */
@@ -145,8 +226,9 @@ class KernelsTest {
         MatMulBf16.splitEvenOdd(split, inS, T, C);
         MemorySegment bS = native_(b);
         int middle = OC / 2 / MatMul.channelAlignment(T) * MatMul.channelAlignment(T);
-        MatMulBf16.forward(out, inS, split, wBf16, bS, T, C, OC, 0, middle, packed());
-        MatMulBf16.forward(out, inS, split, wBf16, bS, T, C, OC, middle, OC, packed());
+        Matrix weight = new Matrix(DType.BF16, wBf16, null, OC, C, 0);
+        MatMul.forward(out, inS, split, weight, bS, T, C, OC, 0, middle, packed());
+        MatMul.forward(out, inS, split, weight, bS, T, C, OC, middle, OC, packed());
         assertClose(expected, floats(out, T * OC));
     }
 
@@ -158,11 +240,12 @@ class KernelsTest {
         NaiveGPT2.matmul(expected, in, w, 0, null, 0, T, C, OC);
 
         MemorySegment out = native_(new float[T * OC]);
-        MemorySegment inS = native_(in), wS = native_(w);
-        MatMul.forward(out, inS, wS, null, T, C, OC, 0, 5, packed());
+        MemorySegment inS = native_(in);
+        Matrix wS = fp32(w, OC, C);
+        MatMul.forward(out, inS, null, wS, null, T, C, OC, 0, 5, packed());
         float[] half = floats(out, T * OC);
         assertEquals(0f, half[5], "channel 5 belongs to the other range");
-        MatMul.forward(out, inS, wS, null, T, C, OC, 5, OC, packed());
+        MatMul.forward(out, inS, null, wS, null, T, C, OC, 5, OC, packed());
         assertClose(expected, floats(out, T * OC));
     }
 

@@ -1,0 +1,39 @@
+package tinyllm.model;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * One weight matrix (rows, cols) as the checkpoint stores it, read in place: the kernels take this value and
+ * choose their code by its {@link #encoding}, so the forward pass has one call per matrix product whatever
+ * the storage type.
+ *
+ * @param encoding fp32, bf16 or q8
+ * @param data     (rows, cols) elements in the encoding: 4, 2 or 1 bytes each
+ * @param scales   q8: (rows, cols / block) fp32 scales, element [r, c] being data[r, c] × scales[r, c / block];
+ *                 null for the other encodings
+ * @param block    q8: elements of a row per scale; 0 for the other encodings
+ */
+public record Matrix(DType encoding, MemorySegment data, MemorySegment scales, int rows, int cols, int block) {
+
+    /** A view of a matrix stored at {@code at} in {@code parameters}: for q8, its elements then its scales. */
+    static Matrix of(DType encoding, MemorySegment parameters, long at, int rows, int cols, int block) {
+        long elements = (long) rows * cols;
+        return switch (encoding) {
+            case FP32 -> new Matrix(encoding, parameters.asSlice(at, elements * Float.BYTES), null, rows, cols, 0);
+            case BF16 -> new Matrix(encoding, parameters.asSlice(at, elements * Short.BYTES), null, rows, cols, 0);
+            case Q8 -> new Matrix(encoding, parameters.asSlice(at, elements),
+                    parameters.asSlice(at + elements, elements / block * Float.BYTES), rows, cols, block);
+        };
+    }
+
+    /** Element [r, c] as fp32: the reference every kernel is tested against (slow: one element at a time). */
+    public float get(long r, long c) {
+        long i = r * cols + c;
+        return switch (encoding) {
+            case FP32 -> data.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, i);
+            case BF16 -> Float.intBitsToFloat(data.getAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, i) << 16);
+            case Q8 -> data.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i)
+                    * scales.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, r * (cols / block) + c / block);
+        };
+    }
+}
