@@ -29,7 +29,7 @@ import tinyllm.model.GPT2Config;
 import tinyllm.api.Model;
 
 /** {@code tinyllm bench}: the engine's speed as fractions of this machine's limits, all measured in one run. */
-@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false, subcommands = ServeBenchCommand.class,
+@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false, subcommands = {ServeBenchCommand.class, AccuracyBenchCommand.class},
         description = {"Measure prefill and decode speed against this machine's limits.",
                 "Memory bandwidth and FMA peak are measured in the same run. Prints a",
                 "table, writes JSON and an SVG plot. A synthetic checkpoint is as good as",

@@ -155,6 +155,7 @@ public final class Main implements Runnable {
             if (cls == ConvertCommand.class) return cls.cast(new ConvertCommand(out));
             if (cls == ServeCommand.class) return cls.cast(new ServeCommand(out));
             if (cls == ServeBenchCommand.class) return cls.cast(new ServeBenchCommand(out));
+            if (cls == AccuracyBenchCommand.class) return cls.cast(new AccuracyBenchCommand(out));
             if (cls == DownloadCommand.class) return cls.cast(new DownloadCommand(out, terminal));
             return CommandLine.defaultFactory().create(cls);
         }

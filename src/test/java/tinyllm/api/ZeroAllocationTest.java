@@ -6,6 +6,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import tinyllm.Allocations;
@@ -22,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * After warm-up, generating allocates nothing on the Java heap: not on the thread that drives the
- * session, not on any worker, in fp32 and in bf16. Measured with the JVM's per-thread allocation
+ * session, not on any worker, in fp32, bf16 and q8. Measured with the JVM's per-thread allocation
  * counters, which {@link #theCountersSeeAllocationsOnTheCallerAndOnOtherThreads} first proves can see
  * an allocation at all.
  */
@@ -113,6 +115,17 @@ class ZeroAllocationTest {
     }
 
     /**
+     * q8 has its own decode kernel (int8 widened in registers, a scale per block), widens four rows at a time for a
+     * batch of rows, and widens while packing in the GEMM. C = 128: blocks of 32, whole pairs of vectors at any width.
+     */
+    @Test
+    void q8PromptAndDecodeStepsAllocateZeroBytesOnEveryThread() {
+        Path file = dir.resolve("model-q8.bin");
+        SyntheticCheckpoint.write(file, new GPT2Config(1024, 1000, 1024, 2, 4, 128, DType.Q8), 3);
+        assertPromptAndDecodeAllocateNothing(file, 40);
+    }
+
+    /**
      * A warm-up of varied prompt lengths (1 to 7 rows and 17: the decode kernels batched and the GEMM) and then a
      * steady window of another length. Once, the attention softmax C2 compiled after such a warm-up kept a
      * vector boxed and allocated on every step, forever (examples/VariedWarmUp reproduces the old code's 4 KB
@@ -198,12 +211,14 @@ class ZeroAllocationTest {
      * 4 rows while the earlier ones decode one row a step on their greedy choice, until all 16 decode
      * together. 40 steps per window, every step's logits read; the caller and every worker allocate nothing.
      */
-    @Test
-    void batchedStepsOfPromptAndDecodeRowsAllocateZeroBytesOnEveryThread() {
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(value = DType.class, names = {"FP32", "Q8"})
+    void batchedStepsOfPromptAndDecodeRowsAllocateZeroBytesOnEveryThread(DType dtype) {
         int sequences = 16, steps = 40, promptLength = 10, chunk = 4;
         Path file = dir.resolve("model.bin");
-        // C = 128, a whole number of vectors at any width: blocks of four rows take MatMul.dot4x4.
-        SyntheticCheckpoint.write(file, new GPT2Config(1024, 1000, 1024, 2, 4, 128, DType.FP32), 3);
+        // C = 128, a whole number of vectors at any width: blocks of four rows take MatMul.dot4x4 (q8: after
+        // widening four weight rows).
+        SyntheticCheckpoint.write(file, new GPT2Config(1024, 1000, 1024, 2, 4, 128, dtype), 3);
         try (Model model = Model.open(file, 2); BatchRunner runner = model.newBatchRunner(sequences + chunk * 2)) {
             Thread[] threads = callerAndWorkers(model);
             Sequence[] seqs = new Sequence[sequences];
