@@ -36,6 +36,16 @@ public final class Fixtures {
         }
     }
 
+    /** micro.bin converted to q8 (blocks of 16: C = 48) in {@code dir}, through the engine's own converter. */
+    public static Path q8Micro(Path dir) {
+        Path out = dir.resolve("micro-q8.bin");
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            tinyllm.convert.Converter.convert(tinyllm.checkpoint.Checkpoint.open(path("micro.bin"), arena), out,
+                    tinyllm.model.DType.Q8, new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+        }
+        return out;
+    }
+
     /** Raw little-endian float32 [rows][cols]. */
     public static float[][] logits(String name, int cols) {
         try {

@@ -24,7 +24,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
  *
  * <p>{@code mvn test} replays the committed corpus in
  * {@code src/test/resources/tinyllm/checkpoint/CheckpointFuzzTestInputs/headerAndLength/}: tiny valid fp32
- * and bf16 checkpoints (L=1 NH=1 C=2 V=3 maxT=2), the same with a byte too many or too few, and headers
+ * and bf16 checkpoints (L=1 NH=1 C=2 V=3 maxT=2) and a q8 one (C=4, blocks of 4), the same with a byte too many
+ * or too few, q8 headers with blocks that cannot be, and headers
  * with each dimension out of range. Fuzzing for real is in the README ({@code JAZZER_FUZZ=1}).
  */
 class CheckpointFuzzTest {

@@ -1,5 +1,7 @@
 package tinyllm.checkpoint;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -9,7 +11,10 @@ import org.junit.jupiter.api.io.TempDir;
 import tinyllm.TinyLlmException;
 import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
+import tinyllm.model.Int8Blocks;
+import tinyllm.model.ParameterLayout;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -57,6 +62,52 @@ class CheckpointWriterTest {
         }
         assertEquals(Checkpoint.HEADER_BYTES + 2 * bf16.layout().total(), Files.size(out));
         assertFalse(Files.exists(CheckpointWriter.partialOf(out)));
+    }
+
+    /**
+     * The q8 layout, rebuilt independently: the header's block after Vp; each matrix (wte, wpe, then each layer's)
+     * as its int8 elements in file order followed by one fp32 scale per block; every other tensor fp32.
+     */
+    @Test
+    void q8StoresEachMatrixsElementsThenItsScalesAndTheRestInFp32() throws Exception {
+        GPT2Config q8 = new GPT2Config(4, 10, 16, 2, 1, 8, DType.Q8);
+        assertEquals(8, q8.block(), "the largest power of two up to 32 dividing C");
+        Path out = dir.resolve("q8.bin");
+        ParameterLayout layout = q8.layout();
+        float[] values = new float[(int) layout.total()];
+        for (int i = 0; i < values.length; i++) values[i] = ((i * 7919) % 255 - 127) / 50f;
+        try (CheckpointWriter writer = CheckpointWriter.create(out, q8)) {
+            for (float v : values) writer.put(v);
+            writer.commit();
+        }
+        ByteBuffer expected = ByteBuffer.allocate((int) (Checkpoint.HEADER_BYTES + layout.bytes())).order(ByteOrder.LITTLE_ENDIAN);
+        for (int field : Checkpoint.header(q8)) expected.putInt(field);
+        for (int tensor = 0; tensor < ParameterLayout.NAMES.length; tensor++) {
+            int from = (int) layout.offsets()[tensor], n = (int) layout.sizes()[tensor];
+            if (!ParameterLayout.isMatrix(tensor)) {
+                for (int i = from; i < from + n; i++) expected.putFloat(values[i]);
+                continue;
+            }
+            int matrices = tensor == ParameterLayout.WTE || tensor == ParameterLayout.WPE ? 1 : q8.layers();
+            for (int m = 0, size = n / matrices; m < matrices; m++) {
+                int start = from + m * size;
+                for (int i = start; i < start + size; i++) {
+                    expected.put(Int8Blocks.quantize(values[i], Int8Blocks.scale(values, i - (i - start) % 8, 8)));
+                }
+                for (int b = start; b < start + size; b += 8) expected.putFloat(Int8Blocks.scale(values, b, 8));
+            }
+        }
+        assertArrayEquals(expected.array(), Files.readAllBytes(out));
+        assertEquals(8, ByteBuffer.wrap(Files.readAllBytes(out)).order(ByteOrder.LITTLE_ENDIAN).getInt(8 * 4), "block after Vp");
+    }
+
+    @Test
+    void writingMoreValuesThanTheShapeHoldsIsRefused() {
+        Path out = dir.resolve("model.bin");
+        try (CheckpointWriter writer = CheckpointWriter.create(out, TINY)) {
+            writer.zeros(TINY.layout().total());
+            assertThrows(IllegalStateException.class, () -> writer.put(1f));
+        }
     }
 
     @Test

@@ -119,6 +119,32 @@ class BadInputTest {
         assertOneLineError(1, generate(p.toString(), "--tokens", "1"), "truncated", "MB");
     }
 
+    /** A q8 header's block must be a multiple of 4 dividing C (48 here), and in 1..4096; the length must then match. */
+    @Test
+    void q8BlockSizesThatCannotBe() throws IOException {
+        Path q8 = Fixtures.q8Micro(dir);
+        for (int block : new int[] {0, -16, 6, 20, 96, 1 << 13}) {
+            assertOneLineError(1, generate(withHeader(q8, 8, block).toString(), "--tokens", "1"), "q8 block", Integer.toString(block));
+        }
+        // A sane block of another size than the file was written with: the length no longer matches.
+        assertOneLineError(1, generate(withHeader(q8, 8, 8).toString(), "--tokens", "1"), "expected", "bytes for its header's shape");
+    }
+
+    @Test
+    void q8FileOfTheWrongLength() throws IOException {
+        byte[] bytes = Files.readAllBytes(Fixtures.q8Micro(dir));
+        Path cut = Files.write(dir.resolve("cut-q8.bin"), Arrays.copyOf(bytes, bytes.length - 4));
+        assertOneLineError(1, generate(cut.toString(), "--tokens", "1"), "truncated");
+        Path longer = Files.write(dir.resolve("long-q8.bin"), Arrays.copyOf(bytes, bytes.length + 1));
+        assertOneLineError(1, generate(longer.toString(), "--tokens", "1"), "1 trailing bytes");
+    }
+
+    Path withHeader(Path file, int index, int value) throws IOException {
+        byte[] bytes = Files.readAllBytes(file);
+        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putInt(index * 4, value);
+        return Files.write(dir.resolve("edited-" + value + ".bin"), bytes);
+    }
+
     @Test
     void channelsNotDivisibleByHeads() throws IOException {
         assertOneLineError(1, generate(microWithHeader(5, 5).toString(), "--tokens", "1"), "C = 48", "NH = 5");

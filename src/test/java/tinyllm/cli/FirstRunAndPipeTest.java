@@ -2,6 +2,7 @@ package tinyllm.cli;
 
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -49,12 +50,11 @@ class FirstRunAndPipeTest {
         return new Terminal(false, new BufferedReader(new StringReader(answer)));
     }
 
-    @Test
-    void aMissingDefaultModelIsOfferedDownloadedConvertedAndRun() throws Exception {
+    /** A hub on loopback serving micro.bin as openai-community/gpt2; each file served is added to {@code requests}. */
+    HttpServer hub(List<String> requests) throws IOException {
         Path hf = dir.resolve("served");
         HuggingFaceFixture.writeFolder(hf, Fixtures.path("micro.bin"));
         HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-        List<String> requests = new ArrayList<>();
         for (String file : new String[] {"config.json", "model.safetensors"}) {
             server.createContext("/openai-community/gpt2/resolve/main/" + file, exchange -> {
                 requests.add(file);
@@ -66,6 +66,32 @@ class FirstRunAndPipeTest {
             });
         }
         server.start();
+        return server;
+    }
+
+    /** {@code download gpt2 --dtype q8}: fetched, converted and named as the q8 file of the released shape. */
+    @Test
+    void downloadWithDtypeQ8WritesTheQ8Checkpoint() throws Exception {
+        List<String> requests = new ArrayList<>();
+        HttpServer server = hub(requests);
+        try {
+            URI hub = URI.create("http://127.0.0.1:" + server.getAddress().getPort());
+            Path written = DownloadCommand.fetch("gpt2", tinyllm.model.DType.Q8, dir.resolve("weights"), hub,
+                    new PrintStream(OutputStream.nullOutputStream()), false);
+            assertEquals(dir.resolve("weights").resolve("gpt2-124M-q8.bin"), written);
+            assertArrayEquals(Files.readAllBytes(Fixtures.q8Micro(dir)), Files.readAllBytes(written),
+                    "the same bytes as micro.bin converted to q8");
+            Run run = generate(Terminal.PLAIN, written, null, "generate", "--model", written.toString(), "--tokens", "10,200", "--max-length", "3");
+            assertEquals(0, run.code(), run.err());
+        } finally {
+            server.stop(0);
+        }
+    }
+
+    @Test
+    void aMissingDefaultModelIsOfferedDownloadedConvertedAndRun() throws Exception {
+        List<String> requests = new ArrayList<>();
+        HttpServer server = hub(requests);
         try {
             URI hub = URI.create("http://127.0.0.1:" + server.getAddress().getPort());
             Path model = dir.resolve("weights").resolve("gpt2-124M.bin");

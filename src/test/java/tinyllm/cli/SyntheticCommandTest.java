@@ -45,6 +45,24 @@ class SyntheticCommandTest {
         assertFalse(java.util.Arrays.equals(a, Files.readAllBytes(dir.resolve("c.bin"))));
     }
 
+    /** q8: the fp32 file's draws quantized, as converting that file gives; then the convert command on .bin files. */
+    @Test
+    void q8IsTheFp32FileQuantizedAndConvertTakesLlmcFiles() throws IOException {
+        Path fp32 = dir.resolve("s.bin"), q8 = dir.resolve("s-q8.bin"), converted = dir.resolve("c-q8.bin");
+        synthetic(fp32, 7);
+        CliRun run = CliRun.of("synthetic", "--layers", "2", "--heads", "4", "--channels", "48", "--vocab", "500",
+                "--max-seq", "64", "--seed", "7", "--dtype", "q8", "--out", q8.toString());
+        assertEquals(0, run.exitCode(), run.err());
+        CliRun convert = CliRun.of("convert", fp32.toString(), "--dtype", "q8", "--out", converted.toString());
+        assertEquals(0, convert.exitCode(), convert.err());
+        assertArrayEquals(Files.readAllBytes(q8), Files.readAllBytes(converted));
+        BadInputTest.assertOneLineError(1, CliRun.of("convert", q8.toString(), "--dtype", "q8", "--out", dir.resolve("x.bin").toString()),
+                "already q8");
+        BadInputTest.assertOneLineError(1, CliRun.of("convert", fp32.toString(), "--dtype", "int4"), "unknown --dtype 'int4'", "q8");
+        CliRun gen = CliRun.of("generate", "--model", q8.toString(), "--tokens", "1,2,3", "--max-length", "5");
+        assertEquals(0, gen.exitCode(), gen.err());
+    }
+
     @Test
     void refusesAShapeTheReaderWouldRefuse() {
         CliRun run = CliRun.of("synthetic", "--layers", "2", "--heads", "5", "--channels", "48", "--out",

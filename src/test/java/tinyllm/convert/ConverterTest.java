@@ -168,11 +168,63 @@ class ConverterTest {
         assertArrayEquals(llmcFile(DType.BF16, parameters), convert(huggingFaceFolder("BF16"), DType.BF16));
     }
 
+    /** llm.c checkpoint to another type: the same bytes as from the Hugging Face folder of the same values. */
+    byte[] convertCheckpoint(Path source, DType dtype, String name) throws IOException {
+        Path out = dir.resolve(name);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            Converter.convert(Checkpoint.open(source, arena), out, dtype, new PrintStream(log, true, StandardCharsets.UTF_8));
+        }
+        return Files.readAllBytes(out);
+    }
+
+    @Test
+    void q8FromAFolderAndFromTheFp32CheckpointAreTheSameBytes() throws IOException {
+        byte[] fromFolder = convert(huggingFaceFolder("F32"), DType.Q8);
+        assertArrayEquals(fromFolder, convertCheckpoint(original, DType.Q8, "from-checkpoint-q8.bin"));
+        assertEquals(DType.Q8.checkpointVersion, ByteBuffer.wrap(fromFolder).order(ByteOrder.LITTLE_ENDIAN).getInt(4));
+        assertEquals(16, ByteBuffer.wrap(fromFolder).order(ByteOrder.LITTLE_ENDIAN).getInt(32), "C = 48: blocks of 16");
+    }
+
+    @Test
+    void bf16AndQ8FromAnLlmcCheckpointMatchTheFolderConversions() throws IOException {
+        byte[] bf16 = convertCheckpoint(original, DType.BF16, "bf16.bin");
+        assertArrayEquals(llmcFile(DType.BF16, parameters), bf16);
+        // bf16 to q8 quantizes the bf16 values: as a folder of bf16 tensors does.
+        assertArrayEquals(convert(huggingFaceFolder("BF16"), DType.Q8), convertCheckpoint(dir.resolve("bf16.bin"), DType.Q8, "bf16-q8.bin"));
+    }
+
+    /** q8 back to fp32 writes each weight as its int8 times its block's scale: fp32 of exactly what q8 holds. */
+    @Test
+    void q8BackToFp32IsTheDequantizedModel() throws IOException {
+        Path q8 = dir.resolve("q8.bin");
+        Files.write(q8, convertCheckpoint(original, DType.Q8, "q8.bin"));
+        float[] back = HuggingFaceFixture.llmcParameters(Files.write(dir.resolve("back.bin"), convertCheckpoint(q8, DType.FP32, "back.bin")));
+        for (int i = 0; i < 16; i++) { // wte's first block
+            float absmax = 0;
+            for (int j = 0; j < 16; j++) absmax = Math.max(absmax, Math.abs(parameters[j]));
+            float scale = absmax / 127;
+            assertEquals(Math.rint(parameters[i] / scale) * scale, back[i], 1e-7f, "wte element " + i);
+        }
+        int lnf = back.length - 2 * MICRO.channels();
+        assertEquals(parameters[lnf], back[lnf], "vectors stay fp32, exactly");
+    }
+
+    @Test
+    void refusesToWriteOverTheCheckpointItConverts() {
+        TinyLlmException e = assertThrows(TinyLlmException.class, () -> {
+            try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+                Converter.convert(Checkpoint.open(original, arena), original, DType.Q8, new PrintStream(log));
+            }
+        });
+        assertMentions(e, "refusing to write", original.toString());
+    }
+
     @Test
     void releasedShapesGetLlmcStyleNames() {
         Path weights = Path.of("weights");
         assertEquals(Optional.of(weights.resolve("gpt2-124M.bin")), Converter.defaultOutput(weights, GPT2Config.named("gpt2", DType.FP32)));
         assertEquals(Optional.of(weights.resolve("gpt2-1558M-bf16.bin")), Converter.defaultOutput(weights, GPT2Config.named("gpt2-xl", DType.BF16)));
+        assertEquals(Optional.of(weights.resolve("gpt2-355M-q8.bin")), Converter.defaultOutput(weights, GPT2Config.named("gpt2-medium", DType.Q8)));
         assertEquals(Optional.empty(), Converter.defaultOutput(weights, MICRO));
     }
 
