@@ -1,5 +1,10 @@
 package tinyllm.serve;
 
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -8,10 +13,15 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
 
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Timeout;
 
 import tinyllm.Fixtures;
+import tinyllm.checkpoint.Checkpoint;
+import tinyllm.convert.Converter;
+import tinyllm.model.DType;
 import tinyllm.api.Generator;
 import tinyllm.api.Greedy;
 import tinyllm.api.Model;
@@ -38,9 +48,22 @@ class BatchedEqualsSoloTest {
 
     record Case(String prompt, int maxTokens, String sampling, TokenChooser chooser) {}
 
-    @Test
-    void sixteenConcurrentRequestsEachGetTheirSoloTokens() throws Exception {
-        try (Model model = Http.open(Fixtures.path("vocab.bin"))) {
+    @TempDir
+    Path dir;
+
+    /** fp32, and q8 through the same matrix type (vocab.bin converted). */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"fp32", "q8"})
+    void sixteenConcurrentRequestsEachGetTheirSoloTokens(String dtype) throws Exception {
+        Path file = Fixtures.path("vocab.bin");
+        if (dtype.equals("q8")) {
+            try (Arena arena = Arena.ofConfined()) {
+                file = dir.resolve("vocab-q8.bin");
+                Converter.convert(Checkpoint.open(Fixtures.path("vocab.bin"), arena), file, DType.Q8,
+                        new PrintStream(OutputStream.nullOutputStream()));
+            }
+        }
+        try (Model model = Http.open(file)) {
             List<Case> cases = new ArrayList<>();
             for (int i = 0; i < REQUESTS; i++) {
                 // Prompts of 1 to ~60 tokens and 3 to 48 new tokens, so requests start and end in different steps.
