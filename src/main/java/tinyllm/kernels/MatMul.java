@@ -52,10 +52,10 @@ public final class MatMul {
 
     /**
      * Floats of scratch one thread needs for {@link #forward} on matrices of rows of at most {@code maxC}: a packed
-     * GEMM panel, or four q8 rows widened to fp32.
+     * GEMM panel and (q8) its rows widened before packing, or four q8 rows widened to fp32.
      */
     public static int scratchFloats(int maxC) {
-        return Math.max(KC * PANEL, ROWS * maxC);
+        return Math.max(2 * KC * PANEL, ROWS * maxC);
     }
 
     /** Whether {@link #forward} on {@code weight} with T rows reads {@code inSplit}, which the caller must fill first. */
@@ -172,18 +172,32 @@ public final class MatMul {
     }
 
     /**
-     * As {@link #pack}, from q8 weights: each value its int8 times its block's scale, one scale read per block.
+     * As {@link #pack}, from q8 weights: each value its int8 times its block's scale. The panel's rows are first
+     * widened a vector at a time into the second half of the scratch, in place of the mapped rows, then transposed
+     * as fp32 packing transposes; element by element where a vector would straddle two blocks.
      */
-    private static void packQ8(MemorySegment packed, Matrix weight, int o, int k0, int kc, int C) {
+    private static void packQ8(MemorySegment scratch, Matrix weight, int o, int k0, int kc, int C) {
         MemorySegment q = weight.data(), scales = weight.scales();
-        int block = weight.block(), blocks = C / block;
+        int block = weight.block(), blocks = C / block, L = F.length();
+        if (block % L != 0 || kc % L != 0) {
+            for (int c = 0; c < PANEL; c++) {
+                for (int k = 0; k < kc; k++) {
+                    scratch.setAtIndex(FLOAT, (long) k * PANEL + c, weight.get(o + c, k0 + k));
+                }
+            }
+            return;
+        }
+        long rows = (long) KC * PANEL; // the widened rows (PANEL, kc), after the packed panel
         for (int c = 0; c < PANEL; c++) {
             long row = (long) (o + c) * C;
-            for (int k = 0; k < kc; ) {
-                float scale = scales.getAtIndex(FLOAT, (long) (o + c) * blocks + (k0 + k) / block);
-                for (int end = Math.min(kc, k + block - (k0 + k) % block); k < end; k++) {
-                    packed.setAtIndex(FLOAT, (long) k * PANEL + c, q.get(Simd.INT8, row + k0 + k) * scale);
-                }
+            for (int k = 0; k < kc; k += L) {
+                FloatVector scale = FloatVector.broadcast(F, scales.getAtIndex(FLOAT, (long) (o + c) * blocks + (k0 + k) / block));
+                MatMulQ8.widen(q, row + k0 + k).mul(scale).intoMemorySegment(scratch, (rows + (long) c * kc + k) * Float.BYTES, LE);
+            }
+        }
+        for (int c = 0; c < PANEL; c++) {
+            for (int k = 0; k < kc; k++) {
+                scratch.setAtIndex(FLOAT, (long) k * PANEL + c, scratch.getAtIndex(FLOAT, rows + (long) c * kc + k));
             }
         }
     }

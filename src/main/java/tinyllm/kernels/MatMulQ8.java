@@ -67,7 +67,7 @@ public final class MatMulQ8 {
     }
 
     /** Elements [e, e + LANES) of a q8 matrix's data as floats, not yet scaled. */
-    private static FloatVector widen(MemorySegment q, long e) {
+    static FloatVector widen(MemorySegment q, long e) {
         return (FloatVector) ByteVector.fromMemorySegment(Q, q, e, LE).convertShape(VectorOperators.B2F, F, 0);
     }
 
