@@ -20,6 +20,9 @@ import org.openjdk.jmh.annotations.Warmup;
 
 import tinyllm.kernels.MatMul;
 import tinyllm.kernels.Simd;
+import tinyllm.model.DType;
+import tinyllm.model.Int8Blocks;
+import tinyllm.model.Matrix;
 import tinyllm.reference.NaiveGPT2;
 import tinyllm.runtime.WorkerPool;
 
@@ -27,7 +30,7 @@ import tinyllm.runtime.WorkerPool;
  * One matrix-vector product, out (1,OC) = in (1,C) · weight (OC,C)ᵀ + bias (OC), at each linear layer
  * shape of GPT-2 124M: the engine's {@link MatMul} against {@link NaiveGPT2#matmul}. This is a decode
  * step's inner loop; every weight is read once, so the engine is bound by memory bandwidth:
- * weight GB/s = C × OC × 4 bytes / time per op.
+ * weight GB/s = C × OC × 4 bytes / time per op (fp32; q8 reads 1.125 bytes per weight).
  *
  * <p>Both sides get the same random values (the speed does not depend on them) from the same seed.
  * The weights are random rather than the checkpoint's so that this bench needs no file.
@@ -49,10 +52,14 @@ public class MatVecBench {
         public String shape;
         @Param({"1", "2"})
         public int threads;
+        /** The weights' encoding: fp32, or q8 (the same values quantized in blocks of 32). */
+        @Param({"fp32", "q8"})
+        public String encoding;
 
         int C, OC;
         Arena arena;
-        MemorySegment in, weight, bias, out;
+        MemorySegment in, bias, out;
+        Matrix weight;
         MemorySegment[] packed;
         WorkerPool pool;
 
@@ -62,13 +69,14 @@ public class MatVecBench {
             OC = outputs(shape);
             arena = Arena.ofShared(); // the pool's threads read these segments
             in = nativeCopy(arena, randomFloats(C, 1));
-            weight = nativeCopy(arena, randomFloats(C * OC, 2));
+            float[] values = randomFloats(C * OC, 2);
+            weight = encoding.equals("q8") ? q8(arena, values, OC, C) : new Matrix(DType.FP32, nativeCopy(arena, values), null, OC, C, 0);
             bias = nativeCopy(arena, randomFloats(OC, 3));
             out = arena.allocate((long) OC * Float.BYTES, 64);
             pool = new WorkerPool(threads);
             packed = new MemorySegment[threads];
             for (int w = 0; w < threads; w++) {
-                packed[w] = arena.allocate((long) MatMul.packFloats() * Float.BYTES, 64);
+                packed[w] = arena.allocate((long) MatMul.scratchFloats(C) * Float.BYTES, 64);
             }
         }
 
@@ -76,8 +84,22 @@ public class MatVecBench {
         @Override
         public void run(int worker, int workers) {
             int align = MatMul.channelAlignment(1);
-            MatMul.forward(out, in, weight, bias, 1, C, OC,
+            MatMul.forward(out, in, null, weight, bias, 1, C, OC,
                     WorkerPool.split(OC, worker, workers, align), WorkerPool.split(OC, worker + 1, workers, align), packed[worker]);
+        }
+
+        /** w (rows, cols) as a q8 checkpoint stores it: int8 elements, then one fp32 scale per block of 32. */
+        static Matrix q8(Arena arena, float[] w, int rows, int cols) {
+            int block = DType.Q8_BLOCK;
+            MemorySegment data = arena.allocate(w.length, 64), scales = arena.allocate((long) w.length / block * Float.BYTES, 64);
+            for (int b = 0; b < w.length / block; b++) {
+                float scale = Int8Blocks.scale(w, b * block, block);
+                scales.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, b, scale);
+                for (int i = b * block; i < (b + 1) * block; i++) {
+                    data.set(java.lang.foreign.ValueLayout.JAVA_BYTE, i, Int8Blocks.quantize(w[i], scale));
+                }
+            }
+            return new Matrix(DType.Q8, data, scales, rows, cols, block);
         }
 
         @TearDown
