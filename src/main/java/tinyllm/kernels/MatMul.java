@@ -2,6 +2,7 @@ package tinyllm.kernels;
 
 import java.lang.foreign.MemorySegment;
 
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -190,9 +191,9 @@ public final class MatMul {
         long rows = (long) KC * PANEL; // the widened rows (PANEL, kc), after the packed panel
         for (int c = 0; c < PANEL; c++) {
             long row = (long) (o + c) * C;
-            for (int k = 0; k < kc; k += L) {
+            for (int k = 0; k < kc; k += L) { // widened in place, not by a helper: see MatMulQ8.dot4
                 FloatVector scale = FloatVector.broadcast(F, scales.getAtIndex(FLOAT, (long) (o + c) * blocks + (k0 + k) / block));
-                MatMulQ8.widen(q, row + k0 + k).mul(scale).intoMemorySegment(scratch, (rows + (long) c * kc + k) * Float.BYTES, LE);
+                ((FloatVector) ByteVector.fromMemorySegment(Simd.Q, q, row + k0 + k, LE).convertShape(VectorOperators.B2F, F, 0)).mul(scale).intoMemorySegment(scratch, (rows + (long) c * kc + k) * Float.BYTES, LE);
             }
         }
         for (int c = 0; c < PANEL; c++) {

@@ -13,6 +13,7 @@ import static tinyllm.kernels.Simd.FLOAT;
 import static tinyllm.kernels.Simd.INT8;
 import static tinyllm.kernels.Simd.LE;
 import static tinyllm.kernels.Simd.Q;
+import static jdk.incubator.vector.VectorOperators.B2F;
 
 /**
  * The linear layers with q8 weights: int8 elements in blocks of {@link Matrix#block} per row, each block with
@@ -66,11 +67,6 @@ public final class MatMulQ8 {
         }
     }
 
-    /** Elements [e, e + LANES) of a q8 matrix's data as floats, not yet scaled. */
-    static FloatVector widen(MemorySegment q, long e) {
-        return (FloatVector) ByteVector.fromMemorySegment(Q, q, e, LE).convertShape(VectorOperators.B2F, F, 0);
-    }
-
     /**
      * out[t, o..o+3] = in[t] · weight[o..o+3] + bias[o..o+3], for a block that is a whole number of pairs of
      * vectors (GPT-2's 32 at 512 or 256 bits): per block, four partial sums of int8 × input, each added to its
@@ -92,19 +88,31 @@ public final class MatMulQ8 {
             int i = b * block;
             FloatVector x0 = FloatVector.fromMemorySegment(F, in, (x + i) * Float.BYTES, LE);
             FloatVector x1 = FloatVector.fromMemorySegment(F, in, (x + i + L) * Float.BYTES, LE);
-            FloatVector p0 = widen(q, q0 + i).mul(x0), p1 = widen(q, q1 + i).mul(x0);
-            FloatVector p2 = widen(q, q2 + i).mul(x0), p3 = widen(q, q3 + i).mul(x0);
-            p0 = widen(q, q0 + i + L).fma(x1, p0);
-            p1 = widen(q, q1 + i + L).fma(x1, p1);
-            p2 = widen(q, q2 + i + L).fma(x1, p2);
-            p3 = widen(q, q3 + i + L).fma(x1, p3);
-            for (int j = i + 2 * L, end = i + block; j < end; j += 2 * L) {
-                x0 = FloatVector.fromMemorySegment(F, in, (x + j) * Float.BYTES, LE);
-                x1 = FloatVector.fromMemorySegment(F, in, (x + j + L) * Float.BYTES, LE);
-                p0 = widen(q, q0 + j + L).fma(x1, widen(q, q0 + j).fma(x0, p0));
-                p1 = widen(q, q1 + j + L).fma(x1, widen(q, q1 + j).fma(x0, p1));
-                p2 = widen(q, q2 + j + L).fma(x1, widen(q, q2 + j).fma(x0, p2));
-                p3 = widen(q, q3 + j + L).fma(x1, widen(q, q3 + j).fma(x0, p3));
+            // Widened in place, not by a helper: a helper C2 once compiled on its own (big, with the Vector API's
+            // fallbacks) is no longer inlined, and then every widened vector is a heap object (seen with AVX2).
+            FloatVector w0 = (FloatVector) ByteVector.fromMemorySegment(Q, q, q0 + i, LE).convertShape(B2F, F, 0);
+            FloatVector w1 = (FloatVector) ByteVector.fromMemorySegment(Q, q, q1 + i, LE).convertShape(B2F, F, 0);
+            FloatVector w2 = (FloatVector) ByteVector.fromMemorySegment(Q, q, q2 + i, LE).convertShape(B2F, F, 0);
+            FloatVector w3 = (FloatVector) ByteVector.fromMemorySegment(Q, q, q3 + i, LE).convertShape(B2F, F, 0);
+            FloatVector p0 = w0.mul(x0), p1 = w1.mul(x0), p2 = w2.mul(x0), p3 = w3.mul(x0);
+            w0 = (FloatVector) ByteVector.fromMemorySegment(Q, q, q0 + i + L, LE).convertShape(B2F, F, 0);
+            w1 = (FloatVector) ByteVector.fromMemorySegment(Q, q, q1 + i + L, LE).convertShape(B2F, F, 0);
+            w2 = (FloatVector) ByteVector.fromMemorySegment(Q, q, q2 + i + L, LE).convertShape(B2F, F, 0);
+            w3 = (FloatVector) ByteVector.fromMemorySegment(Q, q, q3 + i + L, LE).convertShape(B2F, F, 0);
+            p0 = w0.fma(x1, p0);
+            p1 = w1.fma(x1, p1);
+            p2 = w2.fma(x1, p2);
+            p3 = w3.fma(x1, p3);
+            for (int j = i + 2 * L, end = i + block; j < end; j += L) { // blocks of more than two vectors (AVX2: four)
+                FloatVector xj = FloatVector.fromMemorySegment(F, in, (x + j) * Float.BYTES, LE);
+                w0 = (FloatVector) ByteVector.fromMemorySegment(Q, q, q0 + j, LE).convertShape(B2F, F, 0);
+                w1 = (FloatVector) ByteVector.fromMemorySegment(Q, q, q1 + j, LE).convertShape(B2F, F, 0);
+                w2 = (FloatVector) ByteVector.fromMemorySegment(Q, q, q2 + j, LE).convertShape(B2F, F, 0);
+                w3 = (FloatVector) ByteVector.fromMemorySegment(Q, q, q3 + j, LE).convertShape(B2F, F, 0);
+                p0 = w0.fma(xj, p0);
+                p1 = w1.fma(xj, p1);
+                p2 = w2.fma(xj, p2);
+                p3 = w3.fma(xj, p3);
             }
             a0 = p0.fma(FloatVector.broadcast(F, scales.getAtIndex(FLOAT, s0 + b)), a0);
             a1 = p1.fma(FloatVector.broadcast(F, scales.getAtIndex(FLOAT, s1 + b)), a1);
@@ -128,7 +136,7 @@ public final class MatMulQ8 {
             for (int b = 0; b < blocks; b++) {
                 FloatVector scale = FloatVector.broadcast(F, scales.getAtIndex(FLOAT, (long) (o + r) * blocks + b));
                 for (int i = b * block, end = i + block; i < end; i += F.length()) {
-                    widen(q, row + i).mul(scale).intoMemorySegment(scratch, (to + i) * Float.BYTES, LE);
+                    ((FloatVector) ByteVector.fromMemorySegment(Q, q, row + i, LE).convertShape(B2F, F, 0)).mul(scale).intoMemorySegment(scratch, (to + i) * Float.BYTES, LE);
                 }
             }
         }
