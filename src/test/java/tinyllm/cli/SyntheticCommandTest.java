@@ -9,6 +9,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import tinyllm.Fixtures;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -61,6 +63,12 @@ class SyntheticCommandTest {
         BadInputTest.assertOneLineError(1, CliRun.of("convert", fp32.toString(), "--dtype", "int4"), "unknown --dtype 'int4'", "q8");
         CliRun gen = CliRun.of("generate", "--model", q8.toString(), "--tokens", "1,2,3", "--max-length", "5");
         assertEquals(0, gen.exitCode(), gen.err());
+        CliRun accuracy = CliRun.of("bench", "accuracy", "--model", q8.toString(), "--reference", fp32.toString(), "--tokens", "16");
+        assertEquals(0, accuracy.exitCode(), accuracy.err());
+        assertTrue(accuracy.out().contains("teacher-forced over 16 random tokens") && accuracy.out().contains("relative RMS error"),
+                accuracy.out());
+        BadInputTest.assertOneLineError(1, CliRun.of("bench", "accuracy", "--model", q8.toString(), "--reference",
+                Fixtures.path("vocab.bin").toString()), "different shapes", "C=48", "C=16");
     }
 
     @Test
