@@ -48,7 +48,7 @@ final class GenerateCommand implements Callable<Integer> {
     static final String DEFAULT_MODEL = "weights/gpt2-124M.bin";
 
     @Option(names = "--model", paramLabel = "FILE",
-            description = "llm.c checkpoint to run, fp32 or bf16 (default: " + DEFAULT_MODEL + "; missing, it is offered for download).")
+            description = "llm.c checkpoint to run, fp32, bf16 or q8 (default: " + DEFAULT_MODEL + "; missing, it is offered for download).")
     Path model;
 
     @ArgGroup(exclusive = true, multiplicity = "1")

@@ -28,7 +28,7 @@ import tinyllm.serve.CompletionServer;
                 "       -d '{\"prompt\": \"Once upon a time\", \"max_tokens\": 20, \"temperature\": 0}'"})
 final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "FILE", defaultValue = GenerateCommand.DEFAULT_MODEL,
-            description = "llm.c checkpoint to serve, fp32 or bf16 (default: ${DEFAULT-VALUE}).")
+            description = "llm.c checkpoint to serve, fp32, bf16 or q8 (default: ${DEFAULT-VALUE}).")
     Path model;
 
     @Mixin
