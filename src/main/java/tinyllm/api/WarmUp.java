@@ -7,7 +7,9 @@ import java.lang.foreign.ValueLayout;
 import tinyllm.kernels.MatMul;
 import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
+import tinyllm.model.Matrix;
 import tinyllm.model.ParameterLayout;
+import tinyllm.model.Weights;
 
 /**
  * The engine's kernels compiled before the real work needs them, on a background thread.
@@ -78,18 +80,10 @@ public final class WarmUp implements AutoCloseable {
         for (int tensor = 0; tensor < ParameterLayout.NAMES.length; tensor++) {
             long at = layout.byteOffsets()[tensor], n = layout.sizes()[tensor];
             if (config.dtype() == DType.Q8 && ParameterLayout.isMatrix(tensor)) {
-                // Random int8 elements; each layer's elements are followed by its scales: a small one for every block.
-                long matrices = tensor == ParameterLayout.WTE || tensor == ParameterLayout.WPE ? 1 : config.layers();
-                long elements = n / matrices, scales = elements / config.block();
-                for (long m = 0; m < matrices; m++) {
-                    long matrixAt = at + m * (elements + scales * Float.BYTES);
-                    for (long i = 0; i < elements; i++) {
-                        state = state * 6364136223846793005L + 1442695040888963407L;
-                        parameters.set(ValueLayout.JAVA_BYTE, matrixAt + i, (byte) (state >>> 56));
-                    }
-                    for (long s = 0; s < scales; s++) {
-                        parameters.set(ValueLayout.JAVA_FLOAT_UNALIGNED, matrixAt + elements + s * Float.BYTES, 0.02f / 127);
-                    }
+                // Random bytes, scales included: the scales are set below, through the matrices' own views.
+                for (long i = 0; i < layout.byteSizes()[tensor]; i++) {
+                    state = state * 6364136223846793005L + 1442695040888963407L;
+                    parameters.set(ValueLayout.JAVA_BYTE, at + i, (byte) (state >>> 56));
                 }
                 continue;
             }
@@ -100,6 +94,13 @@ public final class WarmUp implements AutoCloseable {
                     parameters.set(ValueLayout.JAVA_SHORT_UNALIGNED, at + i * Short.BYTES, (short) (Float.floatToRawIntBits(value) >>> 16));
                 } else {
                     parameters.set(ValueLayout.JAVA_FLOAT_UNALIGNED, at + i * Float.BYTES, value);
+                }
+            }
+        }
+        if (config.dtype() == DType.Q8) {
+            for (Matrix m : Weights.of(config, parameters, arena).matrices()) {
+                for (long b = 0; b < m.scales().byteSize() / Float.BYTES; b++) {
+                    m.scales().setAtIndex(ValueLayout.JAVA_FLOAT, b, 0.02f / 127);
                 }
             }
         }

@@ -9,6 +9,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 
 import tinyllm.TinyLlmException;
@@ -46,13 +48,18 @@ public final class CheckpointWriter implements AutoCloseable {
     private long written;
     private boolean committed;
 
-    // q8: the matrix being written (one layer's, or wte or wpe), the block being filled and the matrix's scales so far.
-    private long matrixEnd;      // element index where the current run of values ends (a matrix, or the vectors between)
-    private boolean quantizing;  // whether that run is a matrix to quantize
-    private int tensor = -1, layer;
-    private final float[] block;
+    /**
+     * A run of values written alike: for q8 each matrix (one layer's, or wte or wpe) is a run of its own, quantized
+     * block by block with its scales written when it ends, and each vector tensor is a run of fp32; an fp32 or bf16
+     * file is one run.
+     */
+    private record Run(long end, boolean quantized) {}
+
+    private final List<Run> runs = new ArrayList<>();
+    private int run;                     // the run the next value belongs to
+    private final float[] block;         // q8: the block being filled
     private int inBlock;
-    private final float[] scales;
+    private final float[] scales;        // q8: the current matrix's scales so far
     private int scaleCount;
 
     private CheckpointWriter(Path out, Path partial, GPT2Config config, FileChannel channel) {
@@ -63,21 +70,26 @@ public final class CheckpointWriter implements AutoCloseable {
         this.values = layout.total();
         this.channel = channel;
         boolean q8 = config.dtype() == DType.Q8;
-        this.block = q8 ? new float[config.block()] : null;
         long mostScales = 0;
-        for (int t = 0; q8 && t < ParameterLayout.NAMES.length; t++) {
-            if (ParameterLayout.isMatrix(t)) mostScales = Math.max(mostScales, matrixElements(t) / config.block());
+        for (int t = 0; t < ParameterLayout.NAMES.length && q8; t++) {
+            long start = layout.offsets()[t], n = layout.sizes()[t];
+            int matrices = ParameterLayout.matrices(t, config.layers());
+            for (int m = 1; m <= matrices; m++) {
+                runs.add(new Run(start + m * (n / matrices), true));
+                mostScales = Math.max(mostScales, n / matrices / config.block());
+            }
+            if (matrices == 0) {
+                runs.add(new Run(start + n, false));
+            }
         }
+        if (!q8) {
+            runs.add(new Run(values, false));
+        }
+        this.block = q8 ? new float[config.block()] : null;
         this.scales = new float[Math.toIntExact(mostScales)];
         for (int field : Checkpoint.header(config)) {
             buffer.putInt(field);
         }
-        nextRun();
-    }
-
-    /** Elements of one matrix of a tensor: wte and wpe are one each, the others one per layer. */
-    private long matrixElements(int t) {
-        return t == ParameterLayout.WTE || t == ParameterLayout.WPE ? layout.sizes()[t] : layout.sizes()[t] / config.layers();
     }
 
     /**
@@ -121,7 +133,8 @@ public final class CheckpointWriter implements AutoCloseable {
         if (written == values) {
             throw new IllegalStateException("more values than the shape's " + values);
         }
-        if (quantizing) {
+        Run current = runs.get(run);
+        if (current.quantized()) {
             block[inBlock++] = value;
             if (inBlock == block.length) {
                 quantizeBlock();
@@ -131,12 +144,12 @@ public final class CheckpointWriter implements AutoCloseable {
         } else {
             putBytes(Float.BYTES).putFloat(value);
         }
-        if (++written == matrixEnd) {
-            if (quantizing) {
+        if (++written == current.end()) {
+            if (current.quantized()) {
                 for (int i = 0; i < scaleCount; i++) putBytes(Float.BYTES).putFloat(scales[i]);
                 scaleCount = 0;
             }
-            nextRun();
+            run++;
         }
     }
 
@@ -148,36 +161,6 @@ public final class CheckpointWriter implements AutoCloseable {
         }
         scales[scaleCount++] = scale;
         inBlock = 0;
-    }
-
-    /**
-     * Where the next run of values ends: in q8, each matrix (one layer's) is a run of its own, so its scales can
-     * follow it; everything else, and every fp32 or bf16 file, is a single run.
-     */
-    private void nextRun() {
-        if (config.dtype() != DType.Q8) {
-            matrixEnd = values;
-            return;
-        }
-        if (tensor >= 0 && ParameterLayout.isMatrix(tensor) && ++layer < matrixCount(tensor)) {
-            matrixEnd = written + matrixElements(tensor);
-            return;
-        }
-        // The next tensor: a matrix starts a run of its own; the vectors up to the next matrix make one run.
-        tensor++;
-        layer = 0;
-        if (tensor < ParameterLayout.NAMES.length && ParameterLayout.isMatrix(tensor)) {
-            quantizing = true;
-            matrixEnd = written + matrixElements(tensor);
-            return;
-        }
-        quantizing = false;
-        while (tensor < ParameterLayout.NAMES.length - 1 && !ParameterLayout.isMatrix(tensor + 1)) tensor++;
-        matrixEnd = tensor < ParameterLayout.NAMES.length ? layout.offsets()[tensor] + layout.sizes()[tensor] : values;
-    }
-
-    private int matrixCount(int t) {
-        return t == ParameterLayout.WTE || t == ParameterLayout.WPE ? 1 : config.layers();
     }
 
     /** The buffer, with room for {@code bytes} more. */

@@ -245,12 +245,12 @@ final class BenchCommand implements Callable<Integer> {
             if (dtype == DType.FP32 || !run.figures.get("shape").equals(fp32.figures.get("shape"))) {
                 continue;
             }
-            double decode = d(run, "decode_tokens_per_s_context_128") / d(fp32, "decode_tokens_per_s_context_128");
-            double prefill = d(run, "prefill_tokens_per_s") / d(fp32, "prefill_tokens_per_s");
             String name = dtype.label();
             if (report.comparisons.containsKey(name + "_over_fp32_decode")) {
                 continue; // the first model of each encoding
             }
+            double decode = d(run, "decode_tokens_per_s_context_128") / d(fp32, "decode_tokens_per_s_context_128");
+            double prefill = d(run, "prefill_tokens_per_s") / d(fp32, "prefill_tokens_per_s");
             report.comparisons.put(name + "_over_fp32_decode", BenchReport.round(decode));
             report.comparisons.put(name + "_over_fp32_prefill", BenchReport.round(prefill));
             out.printf(Locale.ROOT, "  %-34s decode %.2f x, prefill %.2f x%n", name + " / fp32", decode, prefill);

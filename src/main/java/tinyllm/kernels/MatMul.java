@@ -61,11 +61,11 @@ public final class MatMul {
 
     /** Whether {@link #forward} on {@code weight} with T rows reads {@code inSplit}, which the caller must fill first. */
     public static boolean readsSplitInput(Matrix weight, int T, int OC) {
-        return weight.encoding() == DType.BF16 && (!packs(T) || OC % PANEL != 0);
+        return splitsInput(weight.encoding()) && (!packs(T) || OC % PANEL != 0);
     }
 
-    /** Whether a model of matrices in {@code encoding} needs a buffer for {@link MatMulBf16#splitEvenOdd}. */
-    public static boolean needsSplitInput(DType encoding) {
+    /** Whether matrices in {@code encoding} ever read an input split by {@link MatMulBf16#splitEvenOdd} (bf16's do). */
+    public static boolean splitsInput(DType encoding) {
         return encoding == DType.BF16;
     }
 

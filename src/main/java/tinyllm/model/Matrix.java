@@ -1,6 +1,7 @@
 package tinyllm.model;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * One weight matrix (rows, cols) as the checkpoint stores it, read in place: the kernels take this value and
@@ -30,10 +31,10 @@ public record Matrix(DType encoding, MemorySegment data, MemorySegment scales, i
     public float get(long r, long c) {
         long i = r * cols + c;
         return switch (encoding) {
-            case FP32 -> data.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, i);
-            case BF16 -> Float.intBitsToFloat(data.getAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, i) << 16);
-            case Q8 -> data.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i)
-                    * scales.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, r * (cols / block) + c / block);
+            case FP32 -> data.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i);
+            case BF16 -> Float.intBitsToFloat(data.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i) << 16);
+            case Q8 -> data.get(ValueLayout.JAVA_BYTE, i)
+                    * scales.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, r * (cols / block) + c / block);
         };
     }
 }

@@ -33,6 +33,15 @@ public record ParameterLayout(long[] sizes, long[] offsets, long total, long[] b
         return tensor == WTE || tensor == WPE || tensor == QKVW || tensor == ATTPROJW || tensor == FCW || tensor == FCPROJW;
     }
 
+    /**
+     * How many matrices a tensor holds, each stored whole (in q8: its elements, then its scales): one for wte and
+     * wpe, one per layer for the layers' matrices; 0 for the vectors.
+     */
+    public static int matrices(int tensor, int layers) {
+        if (!isMatrix(tensor)) return 0;
+        return tensor == WTE || tensor == WPE ? 1 : layers;
+    }
+
     /** @throws ArithmeticException if any size overflows a long */
     static ParameterLayout of(GPT2Config c) {
         long C = c.channels(), L = c.layers();

@@ -3,6 +3,8 @@ package tinyllm.model;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
 
 import static tinyllm.model.ParameterLayout.*;
 
@@ -62,8 +64,17 @@ public record Weights(
     /** Layer {@code l}'s (rows, cols) matrix of a tensor (layer 0 for wte and wpe, which are one matrix). */
     private static Matrix matrix(GPT2Config config, MemorySegment parameters, int tensor, int l, int rows, int cols) {
         ParameterLayout layout = config.layout();
-        long perLayer = tensor == WTE || tensor == WPE ? layout.byteSizes()[tensor] : layout.byteSizes()[tensor] / config.layers();
-        return Matrix.of(config.dtype(), parameters, layout.byteOffsets()[tensor] + l * perLayer, rows, cols, config.block());
+        long each = layout.byteSizes()[tensor] / ParameterLayout.matrices(tensor, config.layers());
+        return Matrix.of(config.dtype(), parameters, layout.byteOffsets()[tensor] + l * each, rows, cols, config.block());
+    }
+
+    /** Every weight matrix, wte and wpe first, then each layer's four. */
+    public List<Matrix> matrices() {
+        List<Matrix> all = new ArrayList<>(List.of(wte, wpe));
+        for (Layer layer : layers) {
+            all.addAll(List.of(layer.qkvw(), layer.attprojw(), layer.fcw(), layer.fcprojw()));
+        }
+        return all;
     }
 
     /** The vector itself if it is fp32, else a widened fp32 copy (bf16 bits shifted into the high half). */

@@ -77,7 +77,7 @@ public final class Forward implements AutoCloseable {
             this.fch = floats(rows * 4 * C);
             this.last = floats(maxLogitRows * C);
             this.logits = floats((long) maxLogitRows * config.vocabSize());
-            this.split = MatMul.needsSplitInput(weights.wte().encoding()) ? floats(rows * 4 * C) : null;
+            this.split = MatMul.splitsInput(weights.wte().encoding()) ? floats(rows * 4 * C) : null;
             this.scores = new MemorySegment[pool.workers()];
             this.scratch = new MemorySegment[pool.workers()];
             for (int w = 0; w < scores.length; w++) {
