@@ -36,14 +36,18 @@ public final class Fixtures {
         }
     }
 
-    /** micro.bin converted to q8 (blocks of 16: C = 48) in {@code dir}, through the engine's own converter. */
-    public static Path q8Micro(Path dir) {
-        Path out = dir.resolve("micro-q8.bin");
+    /** The llm.c checkpoint {@code source} rewritten as {@code dtype} at {@code out}, through the engine's own converter. */
+    public static Path converted(Path source, Path out, tinyllm.model.DType dtype) {
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
-            tinyllm.convert.Converter.convert(tinyllm.checkpoint.Checkpoint.open(path("micro.bin"), arena), out,
-                    tinyllm.model.DType.Q8, new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+            tinyllm.convert.Converter.convert(tinyllm.checkpoint.Checkpoint.open(source, arena), out, dtype,
+                    new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
         }
         return out;
+    }
+
+    /** micro.bin converted to q8 (blocks of 16: C = 48) in {@code dir}. */
+    public static Path q8Micro(Path dir) {
+        return converted(path("micro.bin"), dir.resolve("micro-q8.bin"), tinyllm.model.DType.Q8);
     }
 
     /** Raw little-endian float32 [rows][cols]. */

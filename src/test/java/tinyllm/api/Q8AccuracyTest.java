@@ -1,7 +1,5 @@
 package tinyllm.api;
 
-import java.io.PrintStream;
-import java.lang.foreign.Arena;
 import java.nio.file.Path;
 
 import org.junit.jupiter.api.Test;
@@ -9,8 +7,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import tinyllm.Fixtures;
 import tinyllm.bench.Accuracy;
-import tinyllm.checkpoint.Checkpoint;
-import tinyllm.convert.Converter;
 import tinyllm.model.DType;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -24,14 +20,8 @@ class Q8AccuracyTest {
     @TempDir
     Path dir;
 
-    static final PrintStream QUIET = new PrintStream(PrintStream.nullOutputStream());
-
     Path convert(Path source, String name, DType dtype) {
-        try (Arena arena = Arena.ofConfined()) {
-            Path out = dir.resolve(name);
-            Converter.convert(Checkpoint.open(source, arena), out, dtype, QUIET);
-            return out;
-        }
+        return Fixtures.converted(source, dir.resolve(name), dtype);
     }
 
     /**

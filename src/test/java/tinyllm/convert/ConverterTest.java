@@ -170,11 +170,7 @@ class ConverterTest {
 
     /** llm.c checkpoint to another type: the same bytes as from the Hugging Face folder of the same values. */
     byte[] convertCheckpoint(Path source, DType dtype, String name) throws IOException {
-        Path out = dir.resolve(name);
-        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
-            Converter.convert(Checkpoint.open(source, arena), out, dtype, new PrintStream(log, true, StandardCharsets.UTF_8));
-        }
-        return Files.readAllBytes(out);
+        return Files.readAllBytes(Fixtures.converted(source, dir.resolve(name), dtype));
     }
 
     @Test

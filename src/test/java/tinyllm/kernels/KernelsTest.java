@@ -14,6 +14,7 @@ import tinyllm.model.DType;
 import tinyllm.model.Int8Blocks;
 import tinyllm.model.Matrix;
 import tinyllm.reference.NaiveGPT2;
+import tinyllm.reference.Q8Matrices;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -55,23 +56,9 @@ class KernelsTest {
         return new Matrix(DType.FP32, native_(w), null, rows, cols, 0);
     }
 
-    /**
-     * w (rows, cols) quantized as a q8 checkpoint stores it, in blocks of {@code block}; w is overwritten with the
-     * values the matrix now holds (int8 × scale), so a reference multiplying w sees exactly the kernel's weights.
-     */
+    /** w quantized as a q8 checkpoint stores it; w now holds the dequantized values (see {@link Q8Matrices}). */
     Matrix q8(float[] w, int rows, int cols, int block) {
-        MemorySegment data = arena.allocate((long) rows * cols, 64);
-        MemorySegment scales = arena.allocate((long) rows * cols / block * Float.BYTES, 64);
-        for (int b = 0; b < rows * cols / block; b++) {
-            float scale = Int8Blocks.scale(w, b * block, block);
-            scales.setAtIndex(ValueLayout.JAVA_FLOAT, b, scale);
-            for (int i = b * block; i < (b + 1) * block; i++) {
-                byte q = Int8Blocks.quantize(w[i], scale);
-                data.set(ValueLayout.JAVA_BYTE, i, q);
-                w[i] = q * scale;
-            }
-        }
-        return new Matrix(DType.Q8, data, scales, rows, cols, block);
+        return Q8Matrices.quantize(arena, w, rows, cols, block);
     }
 
     static float[] floats(MemorySegment s, int n) {

@@ -1,8 +1,5 @@
 package tinyllm.serve;
 
-import java.io.OutputStream;
-import java.io.PrintStream;
-import java.lang.foreign.Arena;
 import java.nio.file.Path;
 
 import java.util.ArrayList;
@@ -19,8 +16,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Timeout;
 
 import tinyllm.Fixtures;
-import tinyllm.checkpoint.Checkpoint;
-import tinyllm.convert.Converter;
 import tinyllm.model.DType;
 import tinyllm.api.Generator;
 import tinyllm.api.Greedy;
@@ -55,14 +50,8 @@ class BatchedEqualsSoloTest {
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"fp32", "q8"})
     void sixteenConcurrentRequestsEachGetTheirSoloTokens(String dtype) throws Exception {
-        Path file = Fixtures.path("vocab.bin");
-        if (dtype.equals("q8")) {
-            try (Arena arena = Arena.ofConfined()) {
-                file = dir.resolve("vocab-q8.bin");
-                Converter.convert(Checkpoint.open(Fixtures.path("vocab.bin"), arena), file, DType.Q8,
-                        new PrintStream(OutputStream.nullOutputStream()));
-            }
-        }
+        Path file = dtype.equals("q8") ? Fixtures.converted(Fixtures.path("vocab.bin"), dir.resolve("vocab-q8.bin"), DType.Q8)
+                : Fixtures.path("vocab.bin");
         try (Model model = Http.open(file)) {
             List<Case> cases = new ArrayList<>();
             for (int i = 0; i < REQUESTS; i++) {

@@ -21,9 +21,9 @@ import org.openjdk.jmh.annotations.Warmup;
 import tinyllm.kernels.MatMul;
 import tinyllm.kernels.Simd;
 import tinyllm.model.DType;
-import tinyllm.model.Int8Blocks;
 import tinyllm.model.Matrix;
 import tinyllm.reference.NaiveGPT2;
+import tinyllm.reference.Q8Matrices;
 import tinyllm.runtime.WorkerPool;
 
 /**
@@ -70,7 +70,7 @@ public class MatVecBench {
             arena = Arena.ofShared(); // the pool's threads read these segments
             in = nativeCopy(arena, randomFloats(C, 1));
             float[] values = randomFloats(C * OC, 2);
-            weight = encoding.equals("q8") ? q8(arena, values, OC, C) : new Matrix(DType.FP32, nativeCopy(arena, values), null, OC, C, 0);
+            weight = encoding.equals("q8") ? Q8Matrices.quantize(arena, values, OC, C, DType.Q8_BLOCK) : new Matrix(DType.FP32, nativeCopy(arena, values), null, OC, C, 0);
             bias = nativeCopy(arena, randomFloats(OC, 3));
             out = arena.allocate((long) OC * Float.BYTES, 64);
             pool = new WorkerPool(threads);
@@ -86,20 +86,6 @@ public class MatVecBench {
             int align = MatMul.channelAlignment(1);
             MatMul.forward(out, in, null, weight, bias, 1, C, OC,
                     WorkerPool.split(OC, worker, workers, align), WorkerPool.split(OC, worker + 1, workers, align), packed[worker]);
-        }
-
-        /** w (rows, cols) as a q8 checkpoint stores it: int8 elements, then one fp32 scale per block of 32. */
-        static Matrix q8(Arena arena, float[] w, int rows, int cols) {
-            int block = DType.Q8_BLOCK;
-            MemorySegment data = arena.allocate(w.length, 64), scales = arena.allocate((long) w.length / block * Float.BYTES, 64);
-            for (int b = 0; b < w.length / block; b++) {
-                float scale = Int8Blocks.scale(w, b * block, block);
-                scales.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, b, scale);
-                for (int i = b * block; i < (b + 1) * block; i++) {
-                    data.set(java.lang.foreign.ValueLayout.JAVA_BYTE, i, Int8Blocks.quantize(w[i], scale));
-                }
-            }
-            return new Matrix(DType.Q8, data, scales, rows, cols, block);
         }
 
         @TearDown
