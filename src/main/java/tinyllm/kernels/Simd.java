@@ -30,6 +30,27 @@ public final class Simd {
     /** Bytes as many as F has floats (16 bytes for 512-bit floats): a q8 load that widens into exactly one float vector. */
     public static final VectorSpecies<Byte> Q = VectorSpecies.of(byte.class, VectorShape.forBitSize(F.length() * Byte.SIZE));
 
+    static {
+        loadEverySegmentClass();
+    }
+
+    /**
+     * Loads the JDK's heap segment classes (one per array type) before any kernel is compiled. C2 compiles
+     * a kernel's segment accesses against the segment classes loaded so far; the first heap segment of a
+     * new kind (the Vector API's own fallback code makes a byte[] one when an op runs interpreted, the
+     * sampler a float[] one) invalidates every compiled kernel at once. On a cold CLI run that happened
+     * mid-generation: all kernels back to the interpreter for the ~0.5 s C2 took to compile them again.
+     */
+    private static void loadEverySegmentClass() {
+        MemorySegment.ofArray(new byte[0]);
+        MemorySegment.ofArray(new char[0]);
+        MemorySegment.ofArray(new short[0]);
+        MemorySegment.ofArray(new int[0]);
+        MemorySegment.ofArray(new float[0]);
+        MemorySegment.ofArray(new long[0]);
+        MemorySegment.ofArray(new double[0]);
+    }
+
     /**
      * Reads the float at {@code byteOffset} of {@code segment} and drops it: the scalar accessor compiles to
      * an Unsafe access, which marks the whole compiled method as one that may fault on memory. For such
