@@ -1,12 +1,14 @@
 package tinyllm.api;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Objects;
 import java.util.SplittableRandom;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
 import tinyllm.TinyLlmException;
+import tinyllm.kernels.Simd;
 import tinyllm.kernels.Softmax;
 
 import static tinyllm.kernels.Simd.F;
@@ -117,6 +119,7 @@ public final class Sampler implements TokenChooser {
             throw new TinyLlmException("cannot sample from " + vocabSize + " logits: this sampler was built for a "
                     + "vocabulary of " + this.vocabSize + " tokens");
         }
+        Simd.requireFloats(logits, vocabSize); // the vector loads below do not check each one
         if (topK > 0 && topK < vocabSize) {
             selectTopK(logits, vocabSize);
             return draw(topWeights, topTokens, topK, softmaxTopK());
@@ -252,6 +255,7 @@ public final class Sampler implements TokenChooser {
      * probabilities renormalised over the nucleus.
      */
     private int drawFromNucleus(float[] weights, int[] tokens, int n, double total) {
+        Objects.checkFromIndexSize(0, n, weights.length); // the vector loads below do not check each one
         // Only candidates with probability at least (1 - topP) / (n - 1) can be in the nucleus, so only these
         // are ranked (hundreds or thousands of GPT-2's 50 257, not all). Why: the tokens below that cutoff
         // are at most n - 1 (the cap below keeps the most probable token in) and hold less than

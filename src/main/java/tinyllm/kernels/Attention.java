@@ -72,6 +72,16 @@ public final class Attention {
     public static void forward(MemorySegment out, MemorySegment qkv, MemorySegment keys, MemorySegment values,
                                MemorySegment scores, int row0, int pos0, int C, int NH, int maxT, int from, int to) {
         int hs = C / NH, blocks = blocks(maxT);
+        if (from < to) {
+            int rows = (to - 1) / NH + 1, positions = pos0 + rows;
+            if (positions > maxT) {
+                throw new IndexOutOfBoundsException("position " + (positions - 1) + " in a cache of " + maxT);
+            }
+            Simd.requireFloats(keys, keyCacheFloats(C, maxT));
+            Simd.requireFloats(values, (long) C * maxT);
+            Simd.requireFloats(out, (long) (row0 + rows) * C);
+            Simd.requireFloats(scores, scoreFloats(positions));
+        }
         float scale = (float) (1.0 / Math.sqrt(hs));
         for (int item = from; item < to; item++) {
             int t = item / NH, h = item % NH;

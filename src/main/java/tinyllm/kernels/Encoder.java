@@ -1,6 +1,7 @@
 package tinyllm.kernels;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Objects;
 
 import jdk.incubator.vector.FloatVector;
 
@@ -17,9 +18,17 @@ public final class Encoder {
     /**
      * out (T,C) = wte[tokens[t]] + wpe[positions[t]] for t in [0, T): each row has its own position, as the
      * rows of a batch come from many sequences.
-     * wte (Vp,C), wpe (maxT,C), in any encoding. Token ids and positions are checked by the caller.
+     * wte (Vp,C), wpe (maxT,C), in any encoding. A token id or position beyond them throws.
      */
     public static void forward(MemorySegment out, Matrix wte, Matrix wpe, int[] tokens, int[] positions, int T, int C) {
+        if (wte.cols() != C || wpe.cols() != C) {
+            throw new IndexOutOfBoundsException("embeddings of " + wte.cols() + " and " + wpe.cols() + " channels for rows of " + C);
+        }
+        Simd.requireFloats(out, (long) T * C);
+        for (int t = 0; t < T; t++) {
+            Objects.checkIndex(tokens[t], wte.rows());
+            Objects.checkIndex(positions[t], wpe.rows());
+        }
         if (wte.encoding() == DType.FP32 && wpe.encoding() == DType.FP32) {
             forward(out, wte.data(), wpe.data(), tokens, positions, T, C);
         } else {

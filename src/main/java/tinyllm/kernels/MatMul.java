@@ -90,11 +90,26 @@ public final class MatMul {
      */
     public static void forward(MemorySegment out, MemorySegment in, MemorySegment inSplit, Matrix weight, MemorySegment bias,
                                int T, int C, int OC, int ocFrom, int ocTo, MemorySegment scratch) {
+        requireShapes(out, in, inSplit, weight, bias, T, C, OC, ocFrom, ocTo, scratch);
         switch (weight.encoding()) {
             case FP32 -> forward(out, in, weight, bias, T, C, OC, ocFrom, ocTo, scratch);
             case BF16 -> MatMulBf16.forward(out, in, inSplit, weight, bias, T, C, OC, ocFrom, ocTo, scratch);
             case Q8 -> MatMulQ8.forward(out, in, weight, bias, T, C, OC, ocFrom, ocTo, scratch);
         }
+    }
+
+    /** {@link #forward}'s arguments hold what its shapes say it reads and writes (see {@link Simd#require}). */
+    private static void requireShapes(MemorySegment out, MemorySegment in, MemorySegment inSplit, Matrix weight, MemorySegment bias,
+                                      int T, int C, int OC, int ocFrom, int ocTo, MemorySegment scratch) {
+        if (weight.cols() != C || weight.rows() < OC || ocFrom < 0 || ocFrom > ocTo || ocTo > OC) {
+            throw new IndexOutOfBoundsException("output channels [" + ocFrom + ", " + ocTo + ") of a (" + OC + "," + C
+                    + ") product over a (" + weight.rows() + "," + weight.cols() + ") matrix");
+        }
+        Simd.requireFloats(out, (long) T * OC);
+        Simd.requireFloats(in, (long) T * C);
+        if (readsSplitInput(weight, T, OC)) Simd.requireFloats(inSplit, (long) T * C);
+        if (bias != null) Simd.requireFloats(bias, OC);
+        Simd.requireFloats(scratch, scratchFloats(C));
     }
 
     /** {@link #forward} for fp32 weights. */

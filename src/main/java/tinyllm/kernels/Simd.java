@@ -63,6 +63,24 @@ public final class Simd {
         segment.get(FLOAT, byteOffset);
     }
 
+    /**
+     * Throws {@link IndexOutOfBoundsException} unless {@code segment} holds at least {@code bytes} bytes. Each
+     * kernel checks the extent of every segment it loads vectors from or stores vectors into once per call,
+     * from its shapes, so the Vector API's own check on every single load can be switched off: the launcher
+     * runs with {@code -Djdk.incubator.vector.VECTOR_ACCESS_OOB_CHECK=0}, and a wrong shape is still an
+     * exception, never a read outside a segment. (Scalar accesses keep the segment's own check.)
+     */
+    public static void require(MemorySegment segment, long bytes) {
+        if (bytes < 0 || segment.byteSize() < bytes) {
+            throw new IndexOutOfBoundsException("a kernel needs " + bytes + " bytes of a segment of " + segment.byteSize());
+        }
+    }
+
+    /** {@link #require} for {@code floats} floats. */
+    public static void requireFloats(MemorySegment segment, long floats) {
+        require(segment, floats * Float.BYTES);
+    }
+
     /** fp32 value of bf16 element {@code index} of a segment. */
     public static float bf16(MemorySegment segment, long index) {
         return Float.intBitsToFloat(segment.get(BF16, index * Short.BYTES) << 16);

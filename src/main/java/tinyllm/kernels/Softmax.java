@@ -28,6 +28,7 @@ public final class Softmax {
 
     /** x[0..n) = exp(x - max) / sum, in place, for one attention row of n ≥ 1 scores. */
     public static void inPlace(MemorySegment x, int n) {
+        Simd.requireFloats(x, n);
         float inverse = (float) (1 / exp(x, x, n, max(x, n), 1f));
         int upper = F.loopBound(n);
         int i = 0;
@@ -51,6 +52,8 @@ public final class Softmax {
      * @param inverseTemperature 1 / T (1 for the model's own distribution)
      */
     public static float weights(MemorySegment logits, int n, float inverseTemperature, MemorySegment weights, double[] total) {
+        Simd.requireFloats(logits, n);
+        Simd.requireFloats(weights, n);
         float max = max(logits, n);
         total[0] = exp(logits, weights, n, max, inverseTemperature);
         return max;

@@ -16,6 +16,22 @@ import java.lang.foreign.ValueLayout;
  */
 public record Matrix(DType encoding, MemorySegment data, MemorySegment scales, int rows, int cols, int block) {
 
+    /** The segments hold (rows, cols) elements and, for q8, their scales: the kernels rely on it. */
+    public Matrix {
+        long elements = (long) rows * cols;
+        long elementBytes = switch (encoding) {
+            case FP32 -> Float.BYTES;
+            case BF16 -> Short.BYTES;
+            case Q8 -> Byte.BYTES;
+        };
+        boolean scaled = encoding == DType.Q8;
+        if (rows < 0 || cols < 0 || data.byteSize() < elements * elementBytes
+                || (scaled && (block <= 0 || cols % block != 0 || scales == null || scales.byteSize() < elements / block * Float.BYTES))) {
+            throw new IllegalArgumentException("a (" + rows + "," + cols + ") " + encoding.label() + " matrix"
+                    + (scaled ? " in blocks of " + block : "") + " does not fit its segments");
+        }
+    }
+
     /** A view of a matrix stored at {@code at} in {@code parameters}: for q8, its elements then its scales. */
     static Matrix of(DType encoding, MemorySegment parameters, long at, int rows, int cols, int block) {
         long elements = (long) rows * cols;

@@ -39,7 +39,8 @@ import tinyllm.runtime.WorkerPool;
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Warmup(iterations = 2, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx3g"})
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+        "-Djdk.incubator.vector.VECTOR_ACCESS_OOB_CHECK=0", "-Xmx3g"})
 public class MatVecBench {
 
     /** Input channels × output channels: qkv, attention projection, MLP up, MLP down, logits. */

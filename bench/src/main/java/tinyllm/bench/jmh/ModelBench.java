@@ -40,7 +40,8 @@ import tinyllm.reference.NaiveGPT2;
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx3g"})
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+        "-Djdk.incubator.vector.VECTOR_ACCESS_OOB_CHECK=0", "-Xmx3g"})
 public class ModelBench {
     /** Every decode step feeds this token: its value does not change the work. */
     static final int TOKEN = 464;
