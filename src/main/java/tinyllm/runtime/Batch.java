@@ -100,6 +100,38 @@ public final class Batch {
         return positions[firstRow[run]];
     }
 
+    /**
+     * Where part {@code part} of {@code parts} starts when attention's (row, head) items, numbered
+     * row * NH + head, are cut into parts of equal work. A row attends to its position + 1 keys, so equal
+     * item counts are not equal work: a 512-row prompt cut into halves of rows gave the second thread three
+     * times the first's keys. Parts here hold equal numbers of (item, key) pairs, to within one item.
+     */
+    int attentionSplit(int part, int parts, int NH) {
+        if (part <= 0) return 0;
+        if (part >= parts) return rows * NH;
+        long total = 0;
+        for (int r = 0; r < runs; r++) total += NH * keys(r, rowCount[r]);
+        long target = total * part / parts, before = 0;
+        for (int r = 0; r < runs; r++) {
+            long run = NH * keys(r, rowCount[r]);
+            if (before + run > target) {
+                int t = 0; // rows of this run wholly before the cut
+                while (before + NH * keys(r, t + 1) <= target) t++;
+                long perHead = startPosition(r) + t + 1;
+                long heads = (target - before - NH * keys(r, t) + perHead - 1) / perHead;
+                return (firstRow[r] + t) * NH + (int) heads;
+            }
+            before += run;
+        }
+        return rows * NH;
+    }
+
+    /** Keys the first n rows of run r attend to, per head: the rows at positions s .. s+n-1 see s+1 .. s+n keys. */
+    private long keys(int run, int n) {
+        long s = startPosition(run);
+        return n * s + (long) n * (n + 1) / 2;
+    }
+
     /** Rows whose logits the forward computes. */
     int logitRows() {
         return logits;

@@ -233,8 +233,9 @@ public final class Forward implements AutoCloseable {
     }
 
     /**
-     * Splits the (row, head) pairs of the whole batch, numbered row * NH + h; each thread runs its share of
-     * every run it overlaps against that run's cache, with its own row of score scratch.
+     * Splits the (row, head) pairs of the whole batch, numbered row * NH + h, into shares of equal keys
+     * ({@link Batch#attentionSplit}); each thread runs its share of every run it overlaps against that run's
+     * cache, with its own row of score scratch.
      */
     private final class AttentionTask implements WorkerPool.Task {
         private MemorySegment out, qkv;
@@ -250,8 +251,8 @@ public final class Forward implements AutoCloseable {
 
         @Override
         public void run(int worker, int workers) {
-            int NH = config.heads(), items = batch.rows() * NH;
-            int from = WorkerPool.split(items, worker, workers, 1), to = WorkerPool.split(items, worker + 1, workers, 1);
+            int NH = config.heads();
+            int from = batch.attentionSplit(worker, workers, NH), to = batch.attentionSplit(worker + 1, workers, NH);
             for (int run = 0; run < batch.runs(); run++) {
                 int first = batch.firstRow(run) * NH, end = first + batch.rowCount(run) * NH;
                 int lo = Math.max(from, first), hi = Math.min(to, end);
