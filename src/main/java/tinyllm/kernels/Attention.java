@@ -74,8 +74,8 @@ public final class Attention {
         int hs = C / NH, blocks = blocks(maxT);
         if (from < to) {
             int rows = (to - 1) / NH + 1, positions = pos0 + rows;
-            if (positions > maxT) {
-                throw new IndexOutOfBoundsException("position " + (positions - 1) + " in a cache of " + maxT);
+            if (from < 0 || pos0 < 0 || positions > maxT) {
+                throw new IndexOutOfBoundsException("items [" + from + ", " + to + ") at position " + pos0 + " in a cache of " + maxT);
             }
             Simd.requireFloats(keys, keyCacheFloats(C, maxT));
             Simd.requireFloats(values, (long) C * maxT);

@@ -18,7 +18,7 @@ public final class Gelu {
 
     /** x[i] = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in place, for elements i in [from, to) of x. */
     public static void forward(MemorySegment x, long from, long to) {
-        Simd.requireFloats(x, from < 0 ? -1 : to);
+        Simd.requireFloats(x, from, to);
         long i = from;
         long upper = from + (to - from) / F.length() * F.length();
         for (; i < upper; i += F.length()) {

@@ -22,8 +22,8 @@ public final class LayerNorm {
      */
     public static void forward(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
                                int C, int rowFrom, int rowTo) {
-        Simd.requireFloats(in, rowFrom < 0 ? -1 : (long) rowTo * C);
-        Simd.requireFloats(out, rowFrom < 0 ? -1 : (long) rowTo * C);
+        Simd.requireFloats(in, (long) rowFrom * C, (long) rowTo * C);
+        Simd.requireFloats(out, (long) rowFrom * C, (long) rowTo * C);
         Simd.requireFloats(weight, C);
         Simd.requireFloats(bias, C);
         Simd.faultable(weight, 0);

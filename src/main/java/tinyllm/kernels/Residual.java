@@ -14,8 +14,8 @@ public final class Residual {
 
     /** stream[i] += delta[i] for elements i in [from, to); stream, delta (T,C). */
     public static void forward(MemorySegment stream, MemorySegment delta, long from, long to) {
-        Simd.requireFloats(stream, from < 0 ? -1 : to);
-        Simd.requireFloats(delta, from < 0 ? -1 : to);
+        Simd.requireFloats(stream, from, to);
+        Simd.requireFloats(delta, from, to);
         long i = from;
         long upper = from + (to - from) / F.length() * F.length();
         for (; i < upper; i += F.length()) {

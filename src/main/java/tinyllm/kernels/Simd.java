@@ -81,6 +81,14 @@ public final class Simd {
         require(segment, floats * Float.BYTES);
     }
 
+    /** {@link #require} for float elements [from, to) of {@code segment}, from ≤ to. */
+    public static void requireFloats(MemorySegment segment, long from, long to) {
+        if (from < 0 || from > to) {
+            throw new IndexOutOfBoundsException("a kernel was given elements [" + from + ", " + to + ")");
+        }
+        requireFloats(segment, to);
+    }
+
     /** fp32 value of bf16 element {@code index} of a segment. */
     public static float bf16(MemorySegment segment, long index) {
         return Float.intBitsToFloat(segment.get(BF16, index * Short.BYTES) << 16);
