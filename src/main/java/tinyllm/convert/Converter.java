@@ -336,7 +336,7 @@ public final class Converter {
         }
 
         private void put(Safetensors.Tensor tensor, long index, float value) {
-            if (!Float.isFinite(value) || (dtype == DType.BF16 && !Float.isFinite(Float.intBitsToFloat(BFloat16.round(value) << 16)))) {
+            if (!Float.isFinite(value) || (dtype == DType.BF16 && !Float.isFinite(BFloat16.toFloat(BFloat16.round(value))))) {
                 throw new TinyLlmException("tensor " + tensor.name() + " in " + tensor.file() + " holds " + value + " at "
                         + coordinates(index, tensor.shape()) + (Float.isFinite(value) ? ", which is infinite in bf16" : "")
                         + ": refusing to convert non-finite weights");

@@ -22,6 +22,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 
 import tinyllm.TinyLlmException;
+import tinyllm.model.BFloat16;
 
 /**
  * A safetensors file, mapped read-only: an 8-byte little-endian header length N, N bytes of JSON
@@ -55,7 +56,7 @@ final class Safetensors {
             return switch (this) {
                 case F32 -> data.getAtIndex(FLOAT, index);
                 case F16 -> Float.float16ToFloat(data.getAtIndex(SHORT, index));
-                case BF16 -> Float.intBitsToFloat(data.getAtIndex(SHORT, index) << 16);
+                case BF16 -> BFloat16.toFloat(data.getAtIndex(SHORT, index));
             };
         }
 

@@ -179,10 +179,9 @@ public final class MatMul {
     /** As {@link #pack}, from bf16 weights: each value widened to fp32 (its bits shifted into the high half). */
     private static void packBf16(MemorySegment packed, MemorySegment weight, int o, int k0, int kc, int C) {
         for (int c = 0; c < PANEL; c++) {
-            long row = ((long) (o + c) * C + k0) * Short.BYTES;
+            long row = (long) (o + c) * C + k0;
             for (int k = 0; k < kc; k++) {
-                float value = Float.intBitsToFloat(weight.get(Simd.BF16, row + (long) k * Short.BYTES) << 16);
-                packed.set(FLOAT, ((long) k * PANEL + c) * Float.BYTES, value);
+                packed.set(FLOAT, ((long) k * PANEL + c) * Float.BYTES, Simd.bf16(weight, row + k));
             }
         }
     }

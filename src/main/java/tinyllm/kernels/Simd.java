@@ -9,6 +9,8 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
+import tinyllm.model.BFloat16;
+
 /**
  * The vector shape every kernel uses: the widest the CPU runs well (AVX-512: 16 floats, AVX2: 8),
  * chosen by the JVM at start-up. Kernels never assume a width; each vector loop has its scalar tail
@@ -91,7 +93,7 @@ public final class Simd {
 
     /** fp32 value of bf16 element {@code index} of a segment. */
     public static float bf16(MemorySegment segment, long index) {
-        return Float.intBitsToFloat(segment.get(BF16, index * Short.BYTES) << 16);
+        return BFloat16.toFloat(segment.get(BF16, index * Short.BYTES));
     }
 
     private Simd() {}

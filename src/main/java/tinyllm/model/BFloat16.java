@@ -1,6 +1,6 @@
 package tinyllm.model;
 
-/** fp32 to bf16 (the top 16 bits of an fp32), rounded as PyTorch's {@code .to(torch.bfloat16)} rounds. */
+/** fp32 to bf16 (the top 16 bits of an fp32), rounded as PyTorch's {@code .to(torch.bfloat16)} rounds; and back. */
 public final class BFloat16 {
     /**
      * The quiet NaN PyTorch's scalar conversion (c10::BFloat16) writes for every NaN, whatever its sign and
@@ -9,6 +9,11 @@ public final class BFloat16 {
     static final short NAN = 0x7FC0;
 
     private BFloat16() {}
+
+    /** The fp32 value of bf16 {@code bits}: they are its high half, the low half zero. Exact. */
+    public static float toFloat(short bits) {
+        return Float.intBitsToFloat(bits << 16);
+    }
 
     /**
      * Rounds to nearest, ties to even: adding 0x7FFF plus the lowest kept bit carries into the kept

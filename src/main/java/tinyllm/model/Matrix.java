@@ -48,7 +48,7 @@ public record Matrix(DType encoding, MemorySegment data, MemorySegment scales, i
         long i = r * cols + c;
         return switch (encoding) {
             case FP32 -> data.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i);
-            case BF16 -> Float.intBitsToFloat(data.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i) << 16);
+            case BF16 -> BFloat16.toFloat(data.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i));
             case Q8 -> data.get(ValueLayout.JAVA_BYTE, i)
                     * scales.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, r * (cols / block) + c / block);
         };

@@ -85,8 +85,7 @@ public record Weights(
         long n = vector.byteSize() / Short.BYTES;
         MemorySegment widened = arena.allocate(n * Float.BYTES, 64);
         for (long i = 0; i < n; i++) {
-            int bits = vector.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i) << 16;
-            widened.setAtIndex(ValueLayout.JAVA_FLOAT, i, Float.intBitsToFloat(bits));
+            widened.setAtIndex(ValueLayout.JAVA_FLOAT, i, BFloat16.toFloat(vector.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i)));
         }
         return widened;
     }
