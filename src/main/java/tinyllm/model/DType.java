@@ -51,13 +51,19 @@ public enum DType {
         return null;
     }
 
-    /** Bytes of {@code elements} of a weight matrix (rows of a multiple of {@code block} elements for q8). */
-    public long matrixBytes(long elements, int block) {
+    /** Bytes of one element of a weight matrix in this type: 4, 2, or 1 (q8's scales apart). */
+    public int matrixElementBytes() {
         return switch (this) {
-            case FP32 -> Math.multiplyExact(elements, 4L);
-            case BF16 -> Math.multiplyExact(elements, 2L);
-            case Q8 -> Math.addExact(elements, Math.multiplyExact(elements / block, (long) Float.BYTES));
+            case FP32 -> Float.BYTES;
+            case BF16 -> Short.BYTES;
+            case Q8 -> Byte.BYTES;
         };
+    }
+
+    /** Bytes of {@code elements} of a weight matrix (rows of a multiple of {@code block} elements for q8): elements, then q8's scales. */
+    public long matrixBytes(long elements, int block) {
+        long data = Math.multiplyExact(elements, (long) matrixElementBytes());
+        return this == Q8 ? Math.addExact(data, Math.multiplyExact(elements / block, (long) Float.BYTES)) : data;
     }
 
     /** Bytes of {@code elements} of a bias or layernorm vector: fp32 except in bf16 checkpoints. */

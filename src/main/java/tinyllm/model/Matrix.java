@@ -19,13 +19,8 @@ public record Matrix(DType encoding, MemorySegment data, MemorySegment scales, i
     /** The segments hold (rows, cols) elements and, for q8, their scales: the kernels rely on it. */
     public Matrix {
         long elements = (long) rows * cols;
-        long elementBytes = switch (encoding) {
-            case FP32 -> Float.BYTES;
-            case BF16 -> Short.BYTES;
-            case Q8 -> Byte.BYTES;
-        };
         boolean scaled = encoding == DType.Q8;
-        if (rows < 0 || cols < 0 || data.byteSize() < elements * elementBytes
+        if (rows < 0 || cols < 0 || data.byteSize() < elements * encoding.matrixElementBytes()
                 || (scaled && (block <= 0 || cols % block != 0 || scales == null || scales.byteSize() < elements / block * Float.BYTES))) {
             throw new IllegalArgumentException("a (" + rows + "," + cols + ") " + encoding.label() + " matrix"
                     + (scaled ? " in blocks of " + block : "") + " does not fit its segments");
@@ -34,13 +29,11 @@ public record Matrix(DType encoding, MemorySegment data, MemorySegment scales, i
 
     /** A view of a matrix stored at {@code at} in {@code parameters}: for q8, its elements then its scales. */
     static Matrix of(DType encoding, MemorySegment parameters, long at, int rows, int cols, int block) {
-        long elements = (long) rows * cols;
-        return switch (encoding) {
-            case FP32 -> new Matrix(encoding, parameters.asSlice(at, elements * Float.BYTES), null, rows, cols, 0);
-            case BF16 -> new Matrix(encoding, parameters.asSlice(at, elements * Short.BYTES), null, rows, cols, 0);
-            case Q8 -> new Matrix(encoding, parameters.asSlice(at, elements),
-                    parameters.asSlice(at + elements, elements / block * Float.BYTES), rows, cols, block);
-        };
+        long elements = (long) rows * cols, dataBytes = elements * encoding.matrixElementBytes();
+        MemorySegment data = parameters.asSlice(at, dataBytes);
+        return encoding == DType.Q8
+                ? new Matrix(encoding, data, parameters.asSlice(at + dataBytes, elements / block * Float.BYTES), rows, cols, block)
+                : new Matrix(encoding, data, null, rows, cols, 0);
     }
 
     /** Element [r, c] as fp32: the reference every kernel is tested against (slow: one element at a time). */
