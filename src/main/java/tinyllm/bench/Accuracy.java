@@ -21,16 +21,10 @@ import tinyllm.kernels.Argmax;
  */
 public record Accuracy(int positions, double relativeRms, double argmaxAgreement, double maxAbsError) {
 
-    private static String shape(Model m) {
-        var c = m.config();
-        return String.format(java.util.Locale.ROOT, "L=%d NH=%d C=%d V=%d maxT=%d", c.layers(), c.heads(), c.channels(),
-                c.vocabSize(), c.maxSeqLen());
-    }
-
     /** Compares {@code candidate} with {@code reference} over {@code tokens}, fed one at a time from position 0. */
     public static Accuracy teacherForced(Model reference, Model candidate, int[] tokens) {
         if (!reference.config().withDType(tinyllm.model.DType.FP32).equals(candidate.config().withDType(tinyllm.model.DType.FP32))) {
-            throw new TinyLlmException("cannot compare models of different shapes: " + shape(reference) + " against " + shape(candidate));
+            throw new TinyLlmException("cannot compare models of different shapes: " + reference.config().dimensions() + " against " + candidate.config().dimensions());
         }
         int V = reference.config().vocabSize();
         double squaredError = 0, squaredReference = 0, maxAbs = 0;

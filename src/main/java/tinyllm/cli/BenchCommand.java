@@ -141,9 +141,8 @@ final class BenchCommand implements Callable<Integer> {
             GPT2Config c = m.config();
 
             int maxT = c.maxSeqLen();
-            BenchReport.Run run = new BenchReport.Run(model.getFileName() + " (" + c.dtype().name().toLowerCase(Locale.ROOT) + ")");
-            out.printf(Locale.ROOT, "%s: L=%d NH=%d C=%d V=%d maxT=%d; warming up ...%n",
-                    run.name, c.layers(), c.heads(), c.channels(), c.vocabSize(), maxT);
+            BenchReport.Run run = new BenchReport.Run(model.getFileName() + " (" + c.dtype().label() + ")");
+            out.printf(Locale.ROOT, "%s: %s; warming up ...%n", run.name, c.dimensions());
             EngineBench bench = new EngineBench(m);
             bench.warmUp();
 
@@ -179,8 +178,8 @@ final class BenchCommand implements Callable<Integer> {
                         + " interpreter or C1 (try JAVA_OPTS=-XX:-TieredCompilation)%n", prefillGflops, 100 * COLD_KERNEL_FRACTION);
             }
             run.figures.put("model", model.toString());
-            run.figures.put("shape", String.format(Locale.ROOT, "L=%d NH=%d C=%d V=%d maxT=%d", c.layers(), c.heads(), c.channels(), c.vocabSize(), maxT));
-            run.figures.put("dtype", c.dtype().name().toLowerCase(Locale.ROOT));
+            run.figures.put("shape", c.dimensions());
+            run.figures.put("dtype", c.dtype().label());
             run.figures.put("load_ms", BenchReport.round(loadMs));
             run.figures.put("prefill_tokens", prefillLength);
             run.figures.put("prefill_tokens_per_s", BenchReport.round(prefill));

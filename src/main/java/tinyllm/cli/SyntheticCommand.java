@@ -75,11 +75,11 @@ final class SyntheticCommand implements Callable<Integer> {
             config = new GPT2Config(d.maxSeq, d.vocab, GPT2Config.padVocab(d.vocab), d.layers, d.heads, d.channels, type);
             label = "L" + d.layers + "-NH" + d.heads + "-C" + d.channels + "-V" + d.vocab + "-T" + d.maxSeq;
         }
-        Path target = out != null ? out : Path.of("weights", "synthetic-" + label + (type == DType.FP32 ? "" : "-" + type.label()) + ".bin");
+        Path target = out != null ? out : Path.of("weights", "synthetic-" + label + type.fileSuffix() + ".bin");
         long start = System.nanoTime();
         SyntheticCheckpoint.write(target, config, seed);
         stdout.printf(Locale.ROOT, "wrote %s: %s, L=%d NH=%d C=%d V=%d (Vp=%d) maxT=%d, seed %d, in %.1f s%n",
-                target, type.name().toLowerCase(Locale.ROOT), config.layers(), config.heads(), config.channels(),
+                target, type.label(), config.layers(), config.heads(), config.channels(),
                 config.vocabSize(), config.vocabPadded(), config.maxSeqLen(), seed, (System.nanoTime() - start) / 1e9);
         return 0;
     }

@@ -90,16 +90,13 @@ public final class Converter {
         checkSources(model, config, plan);
         refuseUnusedTensors(model, config, plan);
         warnIfUntied(model, log);
-        log.printf(Locale.ROOT, "converting %s (L=%d NH=%d C=%d V=%d maxT=%d) to %s as %s%n", model.source(),
-                config.layers(), config.heads(), config.channels(), config.vocabSize(), config.maxSeqLen(), out,
-                dtype.name().toLowerCase(Locale.ROOT));
+        log.printf(Locale.ROOT, "converting %s (%s) to %s as %s%n", model.source(), config.dimensions(), out, dtype.label());
         long start = System.nanoTime();
         try (CheckpointWriter writer = CheckpointWriter.create(out, config)) {
             write(model, config, plan, new Values(writer, dtype), log);
             writer.commit();
         }
-        log.printf(Locale.ROOT, "wrote %s: %.1f MB in %.1f s%n", out, (Checkpoint.HEADER_BYTES
-                + config.layout().bytes()) / 1e6, (System.nanoTime() - start) / 1e9);
+        logWritten(log, out, config, start);
         return config;
     }
 
@@ -113,9 +110,8 @@ public final class Converter {
         if (isSameFile(out, source.path()) || isSameFile(CheckpointWriter.partialOf(out), source.path())) {
             throw new TinyLlmException("refusing to write " + out + ": it is the checkpoint being converted; choose another output");
         }
-        log.printf(Locale.ROOT, "converting %s (%s, L=%d NH=%d C=%d V=%d maxT=%d) to %s as %s%n", source.path(),
-                from.dtype().label(), config.layers(), config.heads(), config.channels(), config.vocabSize(),
-                config.maxSeqLen(), out, dtype.label());
+        log.printf(Locale.ROOT, "converting %s (%s, %s) to %s as %s%n", source.path(), from.dtype().label(), config.dimensions(),
+                out, dtype.label());
         long start = System.nanoTime();
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined();
              CheckpointWriter writer = CheckpointWriter.create(out, config)) {
@@ -149,9 +145,13 @@ public final class Converter {
         } catch (InternalError e) {
             throw source.changedWhileInUse(e); // the mapped source truncated under the conversion
         }
-        log.printf(Locale.ROOT, "wrote %s: %.1f MB in %.1f s%n", out, (Checkpoint.HEADER_BYTES
-                + config.layout().bytes()) / 1e6, (System.nanoTime() - start) / 1e9);
+        logWritten(log, out, config, start);
         return config;
+    }
+
+    private static void logWritten(PrintStream log, Path out, GPT2Config config, long startNanos) {
+        log.printf(Locale.ROOT, "wrote %s: %.1f MB in %.1f s%n", out, (Checkpoint.HEADER_BYTES + config.layout().bytes()) / 1e6,
+                (System.nanoTime() - startNanos) / 1e9);
     }
 
     /** An llm.c checkpoint's values, as fp32, into the writer; a NaN or infinity stops the conversion. */
@@ -189,7 +189,7 @@ public final class Converter {
         return List.of("124M", "355M", "774M", "1558M").stream()
                 .filter(size -> GPT2Config.named(size, config.dtype()).equals(config))
                 .findFirst()
-                .map(size -> dir.resolve("gpt2-" + size + (config.dtype() == DType.FP32 ? "" : "-" + config.dtype().label()) + ".bin"));
+                .map(size -> dir.resolve("gpt2-" + size + config.dtype().fileSuffix() + ".bin"));
     }
 
     private static void checkSources(HuggingFaceModel model, GPT2Config config, List<List<Source>> plan) {

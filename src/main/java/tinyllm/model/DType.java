@@ -43,6 +43,11 @@ public enum DType {
         return name().toLowerCase(java.util.Locale.ROOT);
     }
 
+    /** What a checkpoint's file name carries before {@code .bin}: nothing for fp32, else {@code -bf16}, {@code -q8}. */
+    public String fileSuffix() {
+        return this == FP32 ? "" : "-" + label();
+    }
+
     /** The version number's type, or null if no storage type has it. */
     public static DType ofVersion(int version) {
         for (DType dtype : values()) {

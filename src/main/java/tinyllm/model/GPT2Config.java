@@ -25,6 +25,11 @@ public record GPT2Config(int maxSeqLen, int vocabSize, int vocabPadded, int laye
         return new GPT2Config(maxSeqLen, vocabSize, vocabPadded, layers, heads, channels, dtype);
     }
 
+    /** The dimensions as reports print them: {@code L=12 NH=12 C=768 V=50257 maxT=1024}. */
+    public String dimensions() {
+        return String.format(java.util.Locale.ROOT, "L=%d NH=%d C=%d V=%d maxT=%d", layers, heads, channels, vocabSize, maxSeqLen);
+    }
+
     public int headSize() {
         return channels / heads;
     }
