@@ -9,13 +9,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import tinyllm.ChildJvm;
 import tinyllm.Fixtures;
 import tinyllm.checkpoint.SyntheticCheckpoint;
 import tinyllm.model.DType;
@@ -67,11 +67,9 @@ class TruncatedCheckpointTest {
     record Child(int exit, String output, Path file, boolean noCrashReport) {}
 
     Child run(Path file, boolean map) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector",
-                "--enable-native-access=ALL-UNNAMED", "-Xbatch", "-XX:CompileThresholdScaling=0.05",
-                "-XX:ErrorFile=" + dir.resolve("hs_err_%p.log"), "-cp", System.getProperty("java.class.path"),
-                TruncatedWhileMapped.class.getName(), file.toString(), Boolean.toString(map)));
+        List<String> command = ChildJvm.command("--enable-native-access=ALL-UNNAMED", "-Xbatch", "-XX:CompileThresholdScaling=0.05",
+                "-XX:ErrorFile=" + dir.resolve("hs_err_%p.log"));
+        command.addAll(List.of(TruncatedWhileMapped.class.getName(), file.toString(), Boolean.toString(map)));
         Process process = new ProcessBuilder(command).redirectErrorStream(true).directory(dir.toFile()).start();
         StringBuilder output = new StringBuilder();
         try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));

@@ -4,11 +4,14 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import tinyllm.ChildJvm;
 import tinyllm.Fixtures;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -95,12 +98,11 @@ class SyntheticCommandTest {
     @Test
     void aDiskThatFillsUpLeavesNoPartialFile() throws Exception {
         Path out = dir.resolve("full.bin");
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder builder = new ProcessBuilder("bash", "-c", "ulimit -f 100 && exec \"$@\"", "bash", java,
-                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), "tinyllm.cli.Main",
-                "synthetic", "--layers", "2", "--heads", "4", "--channels", "48", "--vocab", "500", "--max-seq", "64",
-                "--out", out.toString()).redirectErrorStream(true);
+        List<String> command = new ArrayList<>(List.of("bash", "-c", "ulimit -f 100 && exec \"$@\"", "bash"));
+        command.addAll(ChildJvm.command("--enable-native-access=ALL-UNNAMED"));
+        command.addAll(List.of("tinyllm.cli.Main", "synthetic", "--layers", "2", "--heads", "4", "--channels", "48",
+                "--vocab", "500", "--max-seq", "64", "--out", out.toString()));
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
         Process process = builder.start();
         String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(process.waitFor(60, TimeUnit.SECONDS));

@@ -4,16 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 
 import jdk.incubator.vector.FloatVector;
+
+import tinyllm.ChildJvm;
 
 /**
  * The JDK's heap segment classes are all loaded once the kernels are ({@link Simd}'s initialiser), so the
@@ -38,13 +37,7 @@ class SegmentClassesTest {
 
     /** The HeapMemorySegmentImpl kinds loaded by the time the probe's work is done, in a child JVM. */
     private static Set<String> heapSegmentClassesLoadedBy(String work) throws IOException, InterruptedException {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process process = new ProcessBuilder(List.of(java, "--add-modules", "jdk.incubator.vector",
-                "-Xlog:class+load=info:stdout", "-cp", System.getProperty("java.class.path"), Probe.class.getName(), work))
-                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(process.waitFor(60, TimeUnit.SECONDS), "the probe did not finish");
-        assertEquals(0, process.exitValue(), out);
+        String out = ChildJvm.output(60, List.of("-Xlog:class+load=info:stdout"), Probe.class, work);
         assertTrue(out.contains(Probe.DONE), "no marker in the probe's output:\n" + out);
         Set<String> loaded = new TreeSet<>();
         for (String line : out.substring(0, out.indexOf(Probe.DONE)).split("\n")) {

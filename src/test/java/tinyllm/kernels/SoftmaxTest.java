@@ -4,14 +4,13 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+
+import tinyllm.ChildJvm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -111,13 +110,6 @@ class SoftmaxTest {
     }
 
     static String interpreted() throws IOException, InterruptedException {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process process = new ProcessBuilder(List.of(java, "--add-modules", "jdk.incubator.vector", "-Xint",
-                "-cp", System.getProperty("java.class.path"), SoftmaxBits.class.getName()))
-                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        assertTrue(process.waitFor(120, TimeUnit.SECONDS), "the -Xint child did not finish");
-        assertEquals(0, process.exitValue(), out);
-        return out;
+        return ChildJvm.output(120, List.of("-Xint"), SoftmaxBits.class);
     }
 }
