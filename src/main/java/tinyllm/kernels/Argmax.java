@@ -15,10 +15,10 @@ public final class Argmax {
      */
     public static int forward(MemorySegment logits, int V) {
         int best = 0;
-        float bestValue = logits.get(FLOAT, 0);
+        float bestValue = logits.getAtIndex(FLOAT, 0);
         boolean finite = Float.isFinite(bestValue);
         for (int i = 1; i < V; i++) {
-            float v = logits.get(FLOAT, (long) i * Float.BYTES);
+            float v = logits.getAtIndex(FLOAT, i);
             finite &= Float.isFinite(v);
             if (v > bestValue) {
                 bestValue = v;

@@ -3,11 +3,11 @@ package tinyllm.kernels;
 import java.lang.foreign.MemorySegment;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 import static tinyllm.kernels.Simd.F;
 import static tinyllm.kernels.Simd.FLOAT;
 import static tinyllm.kernels.Simd.LE;
+import static tinyllm.kernels.Simd.at;
 
 /**
  * Causal multi-head self-attention over a KV cache.
@@ -49,15 +49,14 @@ public final class Attention {
         int hs = C / NH, lanes = Simd.LANES, blocks = blocks(maxT);
         for (int t = 0; t < T; t++) {
             int pos = pos0 + t;
-            long row = (long) (row0 + t) * 3 * C * Float.BYTES;
+            long row = (long) (row0 + t) * 3 * C;
             for (int h = 0; h < NH; h++) {
-                long k = row + (long) (C + h * hs) * Float.BYTES;
-                long v = row + (long) (2 * C + h * hs) * Float.BYTES;
-                long tile = (((long) h * blocks + pos / lanes) * hs * lanes + pos % lanes) * Float.BYTES;
+                long k = row + C + (long) h * hs, v = row + 2 * C + (long) h * hs;
+                long tile = ((long) h * blocks + pos / lanes) * hs * lanes + pos % lanes;
                 for (int d = 0; d < hs; d++) {
-                    keys.set(FLOAT, tile + (long) d * lanes * Float.BYTES, qkv.get(FLOAT, k + (long) d * Float.BYTES));
+                    keys.setAtIndex(FLOAT, tile + (long) d * lanes, qkv.getAtIndex(FLOAT, k + d));
                 }
-                MemorySegment.copy(qkv, v, values, ((long) h * maxT + pos) * hs * Float.BYTES, (long) hs * Float.BYTES);
+                Simd.copy(qkv, v, values, ((long) h * maxT + pos) * hs, hs);
             }
         }
     }
@@ -86,12 +85,11 @@ public final class Attention {
         for (int item = from; item < to; item++) {
             int t = item / NH, h = item % NH;
             int n = pos0 + t + 1;
-            long q = ((long) (row0 + t) * 3 * C + (long) h * hs) * Float.BYTES;
-            long keyHead = (long) h * blocks * hs * Simd.LANES * Float.BYTES;
-            long valueHead = (long) h * maxT * hs * Float.BYTES;
+            long q = (long) (row0 + t) * 3 * C + (long) h * hs;
+            long keyHead = (long) h * blocks * hs * Simd.LANES, valueHead = (long) h * maxT * hs;
             scores(scores, qkv, q, keys, keyHead, hs, n, scale);
             Softmax.inPlace(scores, n);
-            weightedValues(out, ((long) (row0 + t) * C + (long) h * hs) * Float.BYTES, scores, values, valueHead, hs, n);
+            weightedValues(out, (long) (row0 + t) * C + (long) h * hs, scores, values, valueHead, hs, n);
         }
     }
 
@@ -104,42 +102,46 @@ public final class Attention {
     private static void scores(MemorySegment scores, MemorySegment qkv, long q, MemorySegment keys, long keyHead,
                                int hs, int n, float scale) {
         int lanes = F.length();
-        long tileBytes = (long) hs * lanes * Float.BYTES, rowBytes = (long) lanes * Float.BYTES;
+        long tile = (long) hs * lanes; // floats of one tile: hs rows of L positions
         int tiles = (n + lanes - 1) / lanes;
         int b = 0;
         for (; b + 4 <= tiles; b += 4) {
-            long t0 = keyHead + b * tileBytes, t1 = t0 + tileBytes, t2 = t1 + tileBytes, t3 = t2 + tileBytes;
+            long k0 = keyHead + b * tile, k1 = k0 + tile, k2 = k1 + tile, k3 = k2 + tile;
             FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
             for (int d = 0; d < hs; d++) {
-                FloatVector qd = FloatVector.broadcast(F, qkv.get(FLOAT, q + (long) d * Float.BYTES));
-                long row = d * rowBytes;
-                a0 = FloatVector.fromMemorySegment(F, keys, t0 + row, LE).fma(qd, a0);
-                a1 = FloatVector.fromMemorySegment(F, keys, t1 + row, LE).fma(qd, a1);
-                a2 = FloatVector.fromMemorySegment(F, keys, t2 + row, LE).fma(qd, a2);
-                a3 = FloatVector.fromMemorySegment(F, keys, t3 + row, LE).fma(qd, a3);
+                FloatVector qd = FloatVector.broadcast(F, qkv.getAtIndex(FLOAT, q + d));
+                long row = (long) d * lanes;
+                a0 = FloatVector.fromMemorySegment(F, keys, at(k0 + row), LE).fma(qd, a0);
+                a1 = FloatVector.fromMemorySegment(F, keys, at(k1 + row), LE).fma(qd, a1);
+                a2 = FloatVector.fromMemorySegment(F, keys, at(k2 + row), LE).fma(qd, a2);
+                a3 = FloatVector.fromMemorySegment(F, keys, at(k3 + row), LE).fma(qd, a3);
             }
-            long out = (long) b * rowBytes;
-            a0.mul(scale).intoMemorySegment(scores, out, LE);
-            a1.mul(scale).intoMemorySegment(scores, out + rowBytes, LE);
-            a2.mul(scale).intoMemorySegment(scores, out + 2 * rowBytes, LE);
-            a3.mul(scale).intoMemorySegment(scores, out + 3 * rowBytes, LE);
+            long j = (long) b * lanes;
+            a0.mul(scale).intoMemorySegment(scores, at(j), LE);
+            a1.mul(scale).intoMemorySegment(scores, at(j + lanes), LE);
+            a2.mul(scale).intoMemorySegment(scores, at(j + 2 * lanes), LE);
+            a3.mul(scale).intoMemorySegment(scores, at(j + 3 * lanes), LE);
         }
         for (; b < tiles; b++) {
-            long tile = keyHead + b * tileBytes;
+            long k = keyHead + b * tile;
             FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
             int d = 0;
             for (; d + 4 <= hs; d += 4) {
-                long k = tile + d * rowBytes, qd = q + (long) d * Float.BYTES;
-                a0 = FloatVector.fromMemorySegment(F, keys, k, LE).fma(FloatVector.broadcast(F, qkv.get(FLOAT, qd)), a0);
-                a1 = FloatVector.fromMemorySegment(F, keys, k + rowBytes, LE).fma(FloatVector.broadcast(F, qkv.get(FLOAT, qd + 4)), a1);
-                a2 = FloatVector.fromMemorySegment(F, keys, k + 2 * rowBytes, LE).fma(FloatVector.broadcast(F, qkv.get(FLOAT, qd + 8)), a2);
-                a3 = FloatVector.fromMemorySegment(F, keys, k + 3 * rowBytes, LE).fma(FloatVector.broadcast(F, qkv.get(FLOAT, qd + 12)), a3);
+                long row = k + (long) d * lanes;
+                a0 = FloatVector.fromMemorySegment(F, keys, at(row), LE)
+                        .fma(FloatVector.broadcast(F, qkv.getAtIndex(FLOAT, q + d)), a0);
+                a1 = FloatVector.fromMemorySegment(F, keys, at(row + lanes), LE)
+                        .fma(FloatVector.broadcast(F, qkv.getAtIndex(FLOAT, q + d + 1)), a1);
+                a2 = FloatVector.fromMemorySegment(F, keys, at(row + 2 * lanes), LE)
+                        .fma(FloatVector.broadcast(F, qkv.getAtIndex(FLOAT, q + d + 2)), a2);
+                a3 = FloatVector.fromMemorySegment(F, keys, at(row + 3 * lanes), LE)
+                        .fma(FloatVector.broadcast(F, qkv.getAtIndex(FLOAT, q + d + 3)), a3);
             }
             for (; d < hs; d++) {
-                a0 = FloatVector.fromMemorySegment(F, keys, tile + d * rowBytes, LE)
-                        .fma(FloatVector.broadcast(F, qkv.get(FLOAT, q + (long) d * Float.BYTES)), a0);
+                a0 = FloatVector.fromMemorySegment(F, keys, at(k + (long) d * lanes), LE)
+                        .fma(FloatVector.broadcast(F, qkv.getAtIndex(FLOAT, q + d)), a0);
             }
-            a0.add(a1).add(a2.add(a3)).mul(scale).intoMemorySegment(scores, (long) b * rowBytes, LE);
+            a0.add(a1).add(a2.add(a3)).mul(scale).intoMemorySegment(scores, at((long) b * lanes), LE);
         }
     }
 
@@ -150,49 +152,53 @@ public final class Attention {
      */
     private static void weightedValues(MemorySegment out, long outHead, MemorySegment weights,
                                        MemorySegment values, long valueHead, int hs, int n) {
-        long row = (long) hs * Float.BYTES, v = (long) F.length() * Float.BYTES;
+        int v = F.length();
         int d = 0;
-        for (; d + 4 * F.length() <= hs; d += 4 * F.length()) {
-            long column = valueHead + (long) d * Float.BYTES;
+        for (; d + 4 * v <= hs; d += 4 * v) {
+            long column = valueHead + d;
             FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
             for (int j = 0; j < n; j++) {
-                FloatVector w = FloatVector.broadcast(F, weights.get(FLOAT, (long) j * Float.BYTES));
-                long at = column + j * row;
-                a0 = FloatVector.fromMemorySegment(F, values, at, LE).fma(w, a0);
-                a1 = FloatVector.fromMemorySegment(F, values, at + v, LE).fma(w, a1);
-                a2 = FloatVector.fromMemorySegment(F, values, at + 2 * v, LE).fma(w, a2);
-                a3 = FloatVector.fromMemorySegment(F, values, at + 3 * v, LE).fma(w, a3);
+                FloatVector w = FloatVector.broadcast(F, weights.getAtIndex(FLOAT, j));
+                long at = column + (long) j * hs;
+                a0 = FloatVector.fromMemorySegment(F, values, at(at), LE).fma(w, a0);
+                a1 = FloatVector.fromMemorySegment(F, values, at(at + v), LE).fma(w, a1);
+                a2 = FloatVector.fromMemorySegment(F, values, at(at + 2 * v), LE).fma(w, a2);
+                a3 = FloatVector.fromMemorySegment(F, values, at(at + 3 * v), LE).fma(w, a3);
             }
-            long o = outHead + (long) d * Float.BYTES;
-            a0.intoMemorySegment(out, o, LE);
-            a1.intoMemorySegment(out, o + v, LE);
-            a2.intoMemorySegment(out, o + 2 * v, LE);
-            a3.intoMemorySegment(out, o + 3 * v, LE);
+            long o = outHead + d;
+            a0.intoMemorySegment(out, at(o), LE);
+            a1.intoMemorySegment(out, at(o + v), LE);
+            a2.intoMemorySegment(out, at(o + 2 * v), LE);
+            a3.intoMemorySegment(out, at(o + 3 * v), LE);
         }
-        for (; d < F.loopBound(hs); d += F.length()) {
-            long column = valueHead + (long) d * Float.BYTES;
+        for (; d < F.loopBound(hs); d += v) {
+            long column = valueHead + d;
             FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
             int j = 0;
             for (; j + 4 <= n; j += 4) {
-                long at = column + j * row, w = (long) j * Float.BYTES;
-                a0 = FloatVector.fromMemorySegment(F, values, at, LE).fma(FloatVector.broadcast(F, weights.get(FLOAT, w)), a0);
-                a1 = FloatVector.fromMemorySegment(F, values, at + row, LE).fma(FloatVector.broadcast(F, weights.get(FLOAT, w + 4)), a1);
-                a2 = FloatVector.fromMemorySegment(F, values, at + 2 * row, LE).fma(FloatVector.broadcast(F, weights.get(FLOAT, w + 8)), a2);
-                a3 = FloatVector.fromMemorySegment(F, values, at + 3 * row, LE).fma(FloatVector.broadcast(F, weights.get(FLOAT, w + 12)), a3);
+                long row = column + (long) j * hs;
+                a0 = FloatVector.fromMemorySegment(F, values, at(row), LE)
+                        .fma(FloatVector.broadcast(F, weights.getAtIndex(FLOAT, j)), a0);
+                a1 = FloatVector.fromMemorySegment(F, values, at(row + hs), LE)
+                        .fma(FloatVector.broadcast(F, weights.getAtIndex(FLOAT, j + 1)), a1);
+                a2 = FloatVector.fromMemorySegment(F, values, at(row + 2L * hs), LE)
+                        .fma(FloatVector.broadcast(F, weights.getAtIndex(FLOAT, j + 2)), a2);
+                a3 = FloatVector.fromMemorySegment(F, values, at(row + 3L * hs), LE)
+                        .fma(FloatVector.broadcast(F, weights.getAtIndex(FLOAT, j + 3)), a3);
             }
             for (; j < n; j++) {
-                a0 = FloatVector.fromMemorySegment(F, values, column + j * row, LE)
-                        .fma(FloatVector.broadcast(F, weights.get(FLOAT, (long) j * Float.BYTES)), a0);
+                a0 = FloatVector.fromMemorySegment(F, values, at(column + (long) j * hs), LE)
+                        .fma(FloatVector.broadcast(F, weights.getAtIndex(FLOAT, j)), a0);
             }
-            a0.add(a1).add(a2.add(a3)).intoMemorySegment(out, outHead + (long) d * Float.BYTES, LE);
+            a0.add(a1).add(a2.add(a3)).intoMemorySegment(out, at(outHead + d), LE);
         }
         for (; d < hs; d++) {
-            long column = valueHead + (long) d * Float.BYTES;
+            long column = valueHead + d;
             float acc = 0f;
             for (int j = 0; j < n; j++) {
-                acc += weights.get(FLOAT, (long) j * Float.BYTES) * values.get(FLOAT, column + j * row);
+                acc += weights.getAtIndex(FLOAT, j) * values.getAtIndex(FLOAT, column + (long) j * hs);
             }
-            out.set(FLOAT, outHead + (long) d * Float.BYTES, acc);
+            out.setAtIndex(FLOAT, outHead + d, acc);
         }
     }
 }

@@ -10,6 +10,7 @@ import tinyllm.model.Matrix;
 
 import static tinyllm.kernels.Simd.F;
 import static tinyllm.kernels.Simd.LE;
+import static tinyllm.kernels.Simd.at;
 
 /** Token plus position embedding: the input of the first transformer block. */
 public final class Encoder {
@@ -39,22 +40,18 @@ public final class Encoder {
     /** {@link #forward} with fp32 embeddings, a vector at a time. */
     static void forward(MemorySegment out, MemorySegment wte, MemorySegment wpe,
                         int[] tokens, int[] positions, int T, int C) {
-        Simd.faultable(wpe, (long) positions[0] * C * Float.BYTES);
+        Simd.faultable(wpe, at((long) positions[0] * C));
         int upper = F.loopBound(C);
         for (int t = 0; t < T; t++) {
-            long outRow = (long) t * C * Float.BYTES;
-            long tokenRow = (long) tokens[t] * C * Float.BYTES;
-            long positionRow = (long) positions[t] * C * Float.BYTES;
+            long outRow = (long) t * C, tokenRow = (long) tokens[t] * C, positionRow = (long) positions[t] * C;
             int i = 0;
             for (; i < upper; i += F.length()) {
-                long o = (long) i * Float.BYTES;
-                FloatVector.fromMemorySegment(F, wte, tokenRow + o, LE)
-                        .add(FloatVector.fromMemorySegment(F, wpe, positionRow + o, LE))
-                        .intoMemorySegment(out, outRow + o, LE);
+                FloatVector.fromMemorySegment(F, wte, at(tokenRow + i), LE)
+                        .add(FloatVector.fromMemorySegment(F, wpe, at(positionRow + i), LE))
+                        .intoMemorySegment(out, at(outRow + i), LE);
             }
             for (; i < C; i++) {
-                long o = (long) i * Float.BYTES;
-                out.set(Simd.FLOAT, outRow + o, wte.get(Simd.FLOAT, tokenRow + o) + wpe.get(Simd.FLOAT, positionRow + o));
+                out.setAtIndex(Simd.FLOAT, outRow + i, wte.getAtIndex(Simd.FLOAT, tokenRow + i) + wpe.getAtIndex(Simd.FLOAT, positionRow + i));
             }
         }
     }

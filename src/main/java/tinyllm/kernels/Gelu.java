@@ -8,6 +8,7 @@ import jdk.incubator.vector.VectorOperators;
 import static tinyllm.kernels.Simd.F;
 import static tinyllm.kernels.Simd.FLOAT;
 import static tinyllm.kernels.Simd.LE;
+import static tinyllm.kernels.Simd.at;
 
 /** GPT-2's activation: GELU with the tanh approximation the model was trained with (not the erf form). */
 public final class Gelu {
@@ -22,17 +23,15 @@ public final class Gelu {
         long i = from;
         long upper = from + (to - from) / F.length() * F.length();
         for (; i < upper; i += F.length()) {
-            long o = i * Float.BYTES;
-            FloatVector v = FloatVector.fromMemorySegment(F, x, o, LE);
+            FloatVector v = FloatVector.fromMemorySegment(F, x, at(i), LE);
             FloatVector inner = v.mul(v).mul(v).mul(CUBE_COEFF).add(v);
             FloatVector tanh = inner.mul(SQRT_2_OVER_PI).lanewise(VectorOperators.TANH);
-            v.mul(0.5f).mul(tanh.add(1f)).intoMemorySegment(x, o, LE);
+            v.mul(0.5f).mul(tanh.add(1f)).intoMemorySegment(x, at(i), LE);
         }
         for (; i < to; i++) {
-            long o = i * Float.BYTES;
-            float v = x.get(FLOAT, o);
+            float v = x.getAtIndex(FLOAT, i);
             float tanh = (float) Math.tanh(SQRT_2_OVER_PI * (v + CUBE_COEFF * v * v * v));
-            x.set(FLOAT, o, 0.5f * v * (1f + tanh));
+            x.setAtIndex(FLOAT, i, 0.5f * v * (1f + tanh));
         }
     }
 }

@@ -8,6 +8,7 @@ import jdk.incubator.vector.VectorOperators;
 import static tinyllm.kernels.Simd.F;
 import static tinyllm.kernels.Simd.FLOAT;
 import static tinyllm.kernels.Simd.LE;
+import static tinyllm.kernels.Simd.at;
 
 /** Layer normalisation over the channels of each row, as GPT-2 applies before attention and MLP. */
 public final class LayerNorm {
@@ -29,43 +30,41 @@ public final class LayerNorm {
         Simd.faultable(weight, 0);
         int upper = F.loopBound(C);
         for (int r = rowFrom; r < rowTo; r++) {
-            long row = (long) r * C * Float.BYTES;
+            long row = (long) r * C;
             // Two passes (mean, then squared deviations) rather than E[x^2] - mean^2, which cancels badly.
             FloatVector sum = FloatVector.zero(F);
             int i = 0;
             for (; i < upper; i += F.length()) {
-                sum = sum.add(FloatVector.fromMemorySegment(F, in, row + (long) i * Float.BYTES, LE));
+                sum = sum.add(FloatVector.fromMemorySegment(F, in, at(row + i), LE));
             }
             float total = sum.reduceLanes(VectorOperators.ADD);
             for (; i < C; i++) {
-                total += in.get(FLOAT, row + (long) i * Float.BYTES);
+                total += in.getAtIndex(FLOAT, row + i);
             }
             float mean = total / C;
 
             FloatVector meanV = FloatVector.broadcast(F, mean);
             FloatVector squares = FloatVector.zero(F);
             for (i = 0; i < upper; i += F.length()) {
-                FloatVector d = FloatVector.fromMemorySegment(F, in, row + (long) i * Float.BYTES, LE).sub(meanV);
+                FloatVector d = FloatVector.fromMemorySegment(F, in, at(row + i), LE).sub(meanV);
                 squares = d.fma(d, squares);
             }
             float variance = squares.reduceLanes(VectorOperators.ADD);
             for (; i < C; i++) {
-                float d = in.get(FLOAT, row + (long) i * Float.BYTES) - mean;
+                float d = in.getAtIndex(FLOAT, row + i) - mean;
                 variance += d * d;
             }
             float rstd = (float) (1.0 / Math.sqrt(variance / C + EPS));
 
             FloatVector rstdV = FloatVector.broadcast(F, rstd);
             for (i = 0; i < upper; i += F.length()) {
-                long o = (long) i * Float.BYTES;
-                FloatVector n = FloatVector.fromMemorySegment(F, in, row + o, LE).sub(meanV).mul(rstdV);
-                n.fma(FloatVector.fromMemorySegment(F, weight, o, LE), FloatVector.fromMemorySegment(F, bias, o, LE))
-                        .intoMemorySegment(out, row + o, LE);
+                FloatVector n = FloatVector.fromMemorySegment(F, in, at(row + i), LE).sub(meanV).mul(rstdV);
+                n.fma(FloatVector.fromMemorySegment(F, weight, at(i), LE), FloatVector.fromMemorySegment(F, bias, at(i), LE))
+                        .intoMemorySegment(out, at(row + i), LE);
             }
             for (; i < C; i++) {
-                long o = (long) i * Float.BYTES;
-                float n = (in.get(FLOAT, row + o) - mean) * rstd;
-                out.set(FLOAT, row + o, n * weight.get(FLOAT, o) + bias.get(FLOAT, o));
+                float n = (in.getAtIndex(FLOAT, row + i) - mean) * rstd;
+                out.setAtIndex(FLOAT, row + i, n * weight.getAtIndex(FLOAT, i) + bias.getAtIndex(FLOAT, i));
             }
         }
     }

@@ -12,6 +12,7 @@ import tinyllm.model.Matrix;
 import static tinyllm.kernels.Simd.F;
 import static tinyllm.kernels.Simd.FLOAT;
 import static tinyllm.kernels.Simd.LE;
+import static tinyllm.kernels.Simd.at;
 
 /**
  * The linear layers: every weight matrix of the model goes through here, so it sets the speed.
@@ -169,9 +170,9 @@ public final class MatMul {
     /** packed (kc, PANEL) = weight[o..o+PANEL, k0..k0+kc)ᵀ: one row of packed holds one input's weight for every channel. */
     private static void pack(MemorySegment packed, MemorySegment weight, int o, int k0, int kc, int C) {
         for (int c = 0; c < PANEL; c++) {
-            long row = ((long) (o + c) * C + k0) * Float.BYTES;
+            long row = (long) (o + c) * C + k0;
             for (int k = 0; k < kc; k++) {
-                packed.set(FLOAT, ((long) k * PANEL + c) * Float.BYTES, weight.get(FLOAT, row + (long) k * Float.BYTES));
+                packed.setAtIndex(FLOAT, (long) k * PANEL + c, weight.getAtIndex(FLOAT, row + k));
             }
         }
     }
@@ -181,7 +182,7 @@ public final class MatMul {
         for (int c = 0; c < PANEL; c++) {
             long row = (long) (o + c) * C + k0;
             for (int k = 0; k < kc; k++) {
-                packed.set(FLOAT, ((long) k * PANEL + c) * Float.BYTES, Simd.bf16(weight, row + k));
+                packed.setAtIndex(FLOAT, (long) k * PANEL + c, Simd.bf16(weight, row + k));
             }
         }
     }
@@ -207,7 +208,7 @@ public final class MatMul {
             long row = (long) (o + c) * C;
             for (int k = 0; k < kc; k += L) { // widened in place, not by a helper: see MatMulQ8.dot4
                 FloatVector scale = FloatVector.broadcast(F, scales.getAtIndex(FLOAT, (long) (o + c) * blocks + (k0 + k) / block));
-                ((FloatVector) ByteVector.fromMemorySegment(Simd.Q, q, row + k0 + k, LE).convertShape(VectorOperators.B2F, F, 0)).mul(scale).intoMemorySegment(scratch, (rows + (long) c * kc + k) * Float.BYTES, LE);
+                ((FloatVector) ByteVector.fromMemorySegment(Simd.Q, q, row + k0 + k, LE).convertShape(VectorOperators.B2F, F, 0)).mul(scale).intoMemorySegment(scratch, at(rows + (long) c * kc + k), LE);
             }
         }
         for (int c = 0; c < PANEL; c++) {
@@ -219,104 +220,97 @@ public final class MatMul {
 
     /** Where an accumulator starts: the bias on the first panel of inputs (or zero), else what earlier panels summed. */
     private static FloatVector start(MemorySegment out, MemorySegment bias, long outAt, long biasAt, boolean first) {
-        if (!first) return FloatVector.fromMemorySegment(F, out, outAt, LE);
-        return bias == null ? FloatVector.zero(F) : FloatVector.fromMemorySegment(F, bias, biasAt, LE);
+        if (!first) return FloatVector.fromMemorySegment(F, out, at(outAt), LE);
+        return bias == null ? FloatVector.zero(F) : FloatVector.fromMemorySegment(F, bias, at(biasAt), LE);
     }
 
     /** out[t..t+4, o..o+PANEL) += in[t..t+4, k0..k0+kc) · packed: 4 rows x 3 vectors of accumulators. */
     private static void gemm4(MemorySegment out, MemorySegment in, MemorySegment packed, MemorySegment bias,
                               int t, int o, int k0, int kc, int C, int OC, boolean first) {
-        long v = (long) F.length() * Float.BYTES;
-        long x0 = ((long) t * C + k0) * Float.BYTES, x1 = x0 + (long) C * Float.BYTES,
-                x2 = x1 + (long) C * Float.BYTES, x3 = x2 + (long) C * Float.BYTES;
-        long y0 = ((long) t * OC + o) * Float.BYTES, y1 = y0 + (long) OC * Float.BYTES,
-                y2 = y1 + (long) OC * Float.BYTES, y3 = y2 + (long) OC * Float.BYTES;
-        long b = (long) o * Float.BYTES;
-        if (first && bias != null) Simd.faultable(bias, b); // start() loads the bias; kept tiny so it inlines (no boxed vectors)
-        FloatVector c00 = start(out, bias, y0, b, first), c01 = start(out, bias, y0 + v, b + v, first), c02 = start(out, bias, y0 + 2 * v, b + 2 * v, first);
-        FloatVector c10 = start(out, bias, y1, b, first), c11 = start(out, bias, y1 + v, b + v, first), c12 = start(out, bias, y1 + 2 * v, b + 2 * v, first);
-        FloatVector c20 = start(out, bias, y2, b, first), c21 = start(out, bias, y2 + v, b + v, first), c22 = start(out, bias, y2 + 2 * v, b + 2 * v, first);
-        FloatVector c30 = start(out, bias, y3, b, first), c31 = start(out, bias, y3 + v, b + v, first), c32 = start(out, bias, y3 + 2 * v, b + 2 * v, first);
+        int v = F.length();
+        long x0 = (long) t * C + k0, x1 = x0 + C, x2 = x1 + C, x3 = x2 + C;
+        long y0 = (long) t * OC + o, y1 = y0 + OC, y2 = y1 + OC, y3 = y2 + OC;
+        if (first && bias != null) Simd.faultable(bias, at(o)); // start() loads the bias; kept tiny so it inlines (no boxed vectors)
+        FloatVector c00 = start(out, bias, y0, o, first), c01 = start(out, bias, y0 + v, o + v, first), c02 = start(out, bias, y0 + 2 * v, o + 2 * v, first);
+        FloatVector c10 = start(out, bias, y1, o, first), c11 = start(out, bias, y1 + v, o + v, first), c12 = start(out, bias, y1 + 2 * v, o + 2 * v, first);
+        FloatVector c20 = start(out, bias, y2, o, first), c21 = start(out, bias, y2 + v, o + v, first), c22 = start(out, bias, y2 + 2 * v, o + 2 * v, first);
+        FloatVector c30 = start(out, bias, y3, o, first), c31 = start(out, bias, y3 + v, o + v, first), c32 = start(out, bias, y3 + 2 * v, o + 2 * v, first);
         for (int k = 0; k < kc; k++) {
-            long p = (long) k * PANEL * Float.BYTES, xk = (long) k * Float.BYTES;
-            FloatVector w0 = FloatVector.fromMemorySegment(F, packed, p, LE);
-            FloatVector w1 = FloatVector.fromMemorySegment(F, packed, p + v, LE);
-            FloatVector w2 = FloatVector.fromMemorySegment(F, packed, p + 2 * v, LE);
-            FloatVector a = FloatVector.broadcast(F, in.get(FLOAT, x0 + xk));
+            long p = (long) k * PANEL;
+            FloatVector w0 = FloatVector.fromMemorySegment(F, packed, at(p), LE);
+            FloatVector w1 = FloatVector.fromMemorySegment(F, packed, at(p + v), LE);
+            FloatVector w2 = FloatVector.fromMemorySegment(F, packed, at(p + 2 * v), LE);
+            FloatVector a = FloatVector.broadcast(F, in.getAtIndex(FLOAT, x0 + k));
             c00 = w0.fma(a, c00); c01 = w1.fma(a, c01); c02 = w2.fma(a, c02);
-            a = FloatVector.broadcast(F, in.get(FLOAT, x1 + xk));
+            a = FloatVector.broadcast(F, in.getAtIndex(FLOAT, x1 + k));
             c10 = w0.fma(a, c10); c11 = w1.fma(a, c11); c12 = w2.fma(a, c12);
-            a = FloatVector.broadcast(F, in.get(FLOAT, x2 + xk));
+            a = FloatVector.broadcast(F, in.getAtIndex(FLOAT, x2 + k));
             c20 = w0.fma(a, c20); c21 = w1.fma(a, c21); c22 = w2.fma(a, c22);
-            a = FloatVector.broadcast(F, in.get(FLOAT, x3 + xk));
+            a = FloatVector.broadcast(F, in.getAtIndex(FLOAT, x3 + k));
             c30 = w0.fma(a, c30); c31 = w1.fma(a, c31); c32 = w2.fma(a, c32);
         }
-        c00.intoMemorySegment(out, y0, LE); c01.intoMemorySegment(out, y0 + v, LE); c02.intoMemorySegment(out, y0 + 2 * v, LE);
-        c10.intoMemorySegment(out, y1, LE); c11.intoMemorySegment(out, y1 + v, LE); c12.intoMemorySegment(out, y1 + 2 * v, LE);
-        c20.intoMemorySegment(out, y2, LE); c21.intoMemorySegment(out, y2 + v, LE); c22.intoMemorySegment(out, y2 + 2 * v, LE);
-        c30.intoMemorySegment(out, y3, LE); c31.intoMemorySegment(out, y3 + v, LE); c32.intoMemorySegment(out, y3 + 2 * v, LE);
+        c00.intoMemorySegment(out, at(y0), LE); c01.intoMemorySegment(out, at(y0 + v), LE); c02.intoMemorySegment(out, at(y0 + 2 * v), LE);
+        c10.intoMemorySegment(out, at(y1), LE); c11.intoMemorySegment(out, at(y1 + v), LE); c12.intoMemorySegment(out, at(y1 + 2 * v), LE);
+        c20.intoMemorySegment(out, at(y2), LE); c21.intoMemorySegment(out, at(y2 + v), LE); c22.intoMemorySegment(out, at(y2 + 2 * v), LE);
+        c30.intoMemorySegment(out, at(y3), LE); c31.intoMemorySegment(out, at(y3 + v), LE); c32.intoMemorySegment(out, at(y3 + 2 * v), LE);
     }
 
     /** One row through the packed panel: the rows left over when T is not a multiple of four. */
     private static void gemm1(MemorySegment out, MemorySegment in, MemorySegment packed, MemorySegment bias,
                               int t, int o, int k0, int kc, int C, int OC, boolean first) {
-        long v = (long) F.length() * Float.BYTES;
-        long x = ((long) t * C + k0) * Float.BYTES, y = ((long) t * OC + o) * Float.BYTES, b = (long) o * Float.BYTES;
-        if (first && bias != null) Simd.faultable(bias, b);
-        FloatVector c0 = start(out, bias, y, b, first), c1 = start(out, bias, y + v, b + v, first), c2 = start(out, bias, y + 2 * v, b + 2 * v, first);
+        int v = F.length();
+        long x = (long) t * C + k0, y = (long) t * OC + o;
+        if (first && bias != null) Simd.faultable(bias, at(o));
+        FloatVector c0 = start(out, bias, y, o, first), c1 = start(out, bias, y + v, o + v, first), c2 = start(out, bias, y + 2 * v, o + 2 * v, first);
         for (int k = 0; k < kc; k++) {
-            long p = (long) k * PANEL * Float.BYTES;
-            FloatVector a = FloatVector.broadcast(F, in.get(FLOAT, x + (long) k * Float.BYTES));
-            c0 = FloatVector.fromMemorySegment(F, packed, p, LE).fma(a, c0);
-            c1 = FloatVector.fromMemorySegment(F, packed, p + v, LE).fma(a, c1);
-            c2 = FloatVector.fromMemorySegment(F, packed, p + 2 * v, LE).fma(a, c2);
+            long p = (long) k * PANEL;
+            FloatVector a = FloatVector.broadcast(F, in.getAtIndex(FLOAT, x + k));
+            c0 = FloatVector.fromMemorySegment(F, packed, at(p), LE).fma(a, c0);
+            c1 = FloatVector.fromMemorySegment(F, packed, at(p + v), LE).fma(a, c1);
+            c2 = FloatVector.fromMemorySegment(F, packed, at(p + 2 * v), LE).fma(a, c2);
         }
-        c0.intoMemorySegment(out, y, LE);
-        c1.intoMemorySegment(out, y + v, LE);
-        c2.intoMemorySegment(out, y + 2 * v, LE);
+        c0.intoMemorySegment(out, at(y), LE);
+        c1.intoMemorySegment(out, at(y + v), LE);
+        c2.intoMemorySegment(out, at(y + 2 * v), LE);
     }
 
     /** out[t, o..o+3] = in[t] · weight[wo..wo+3] + bias[o..o+3]. */
     static void dot4(MemorySegment out, MemorySegment in, MemorySegment weight, int wo, MemorySegment bias,
                      int t, int C, int OC, int o) {
-        long x = (long) t * C * Float.BYTES;
-        long w0 = (long) wo * C * Float.BYTES, w1 = w0 + (long) C * Float.BYTES,
-                w2 = w1 + (long) C * Float.BYTES, w3 = w2 + (long) C * Float.BYTES;
+        long x = (long) t * C;
+        long w0 = (long) wo * C, w1 = w0 + C, w2 = w1 + C, w3 = w2 + C;
         FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
         FloatVector b0 = FloatVector.zero(F), b1 = FloatVector.zero(F), b2 = FloatVector.zero(F), b3 = FloatVector.zero(F);
         int step = F.length();
         int upper2 = C - C % (2 * step);
         int i = 0;
         for (; i < upper2; i += 2 * step) {
-            long e = (long) i * Float.BYTES, f = e + (long) step * Float.BYTES;
-            FloatVector xe = FloatVector.fromMemorySegment(F, in, x + e, LE);
-            FloatVector xf = FloatVector.fromMemorySegment(F, in, x + f, LE);
-            a0 = FloatVector.fromMemorySegment(F, weight, w0 + e, LE).fma(xe, a0);
-            a1 = FloatVector.fromMemorySegment(F, weight, w1 + e, LE).fma(xe, a1);
-            a2 = FloatVector.fromMemorySegment(F, weight, w2 + e, LE).fma(xe, a2);
-            a3 = FloatVector.fromMemorySegment(F, weight, w3 + e, LE).fma(xe, a3);
-            b0 = FloatVector.fromMemorySegment(F, weight, w0 + f, LE).fma(xf, b0);
-            b1 = FloatVector.fromMemorySegment(F, weight, w1 + f, LE).fma(xf, b1);
-            b2 = FloatVector.fromMemorySegment(F, weight, w2 + f, LE).fma(xf, b2);
-            b3 = FloatVector.fromMemorySegment(F, weight, w3 + f, LE).fma(xf, b3);
+            int j = i + step;
+            FloatVector xi = FloatVector.fromMemorySegment(F, in, at(x + i), LE), xj = FloatVector.fromMemorySegment(F, in, at(x + j), LE);
+            a0 = FloatVector.fromMemorySegment(F, weight, at(w0 + i), LE).fma(xi, a0);
+            a1 = FloatVector.fromMemorySegment(F, weight, at(w1 + i), LE).fma(xi, a1);
+            a2 = FloatVector.fromMemorySegment(F, weight, at(w2 + i), LE).fma(xi, a2);
+            a3 = FloatVector.fromMemorySegment(F, weight, at(w3 + i), LE).fma(xi, a3);
+            b0 = FloatVector.fromMemorySegment(F, weight, at(w0 + j), LE).fma(xj, b0);
+            b1 = FloatVector.fromMemorySegment(F, weight, at(w1 + j), LE).fma(xj, b1);
+            b2 = FloatVector.fromMemorySegment(F, weight, at(w2 + j), LE).fma(xj, b2);
+            b3 = FloatVector.fromMemorySegment(F, weight, at(w3 + j), LE).fma(xj, b3);
         }
         for (; i < F.loopBound(C); i += step) {
-            long e = (long) i * Float.BYTES;
-            FloatVector xe = FloatVector.fromMemorySegment(F, in, x + e, LE);
-            a0 = FloatVector.fromMemorySegment(F, weight, w0 + e, LE).fma(xe, a0);
-            a1 = FloatVector.fromMemorySegment(F, weight, w1 + e, LE).fma(xe, a1);
-            a2 = FloatVector.fromMemorySegment(F, weight, w2 + e, LE).fma(xe, a2);
-            a3 = FloatVector.fromMemorySegment(F, weight, w3 + e, LE).fma(xe, a3);
+            FloatVector xi = FloatVector.fromMemorySegment(F, in, at(x + i), LE);
+            a0 = FloatVector.fromMemorySegment(F, weight, at(w0 + i), LE).fma(xi, a0);
+            a1 = FloatVector.fromMemorySegment(F, weight, at(w1 + i), LE).fma(xi, a1);
+            a2 = FloatVector.fromMemorySegment(F, weight, at(w2 + i), LE).fma(xi, a2);
+            a3 = FloatVector.fromMemorySegment(F, weight, at(w3 + i), LE).fma(xi, a3);
         }
         float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD), s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
         float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD), s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
         for (; i < C; i++) {
-            long e = (long) i * Float.BYTES;
-            float xi = in.get(FLOAT, x + e);
-            s0 += weight.get(FLOAT, w0 + e) * xi;
-            s1 += weight.get(FLOAT, w1 + e) * xi;
-            s2 += weight.get(FLOAT, w2 + e) * xi;
-            s3 += weight.get(FLOAT, w3 + e) * xi;
+            float xi = in.getAtIndex(FLOAT, x + i);
+            s0 += weight.getAtIndex(FLOAT, w0 + i) * xi;
+            s1 += weight.getAtIndex(FLOAT, w1 + i) * xi;
+            s2 += weight.getAtIndex(FLOAT, w2 + i) * xi;
+            s3 += weight.getAtIndex(FLOAT, w3 + i) * xi;
         }
         store4(out, bias, t, OC, o, s0, s1, s2, s3);
     }
@@ -330,27 +324,23 @@ public final class MatMul {
      */
     static void dot4x4(MemorySegment out, MemorySegment in, MemorySegment weight, int wo, MemorySegment bias,
                                int t, int C, int OC, int o) {
-        long row = (long) C * Float.BYTES;
-        long x0 = (long) t * row, x1 = x0 + row, x2 = x1 + row, x3 = x2 + row;
-        long w0 = (long) wo * row, w1 = w0 + row, w2 = w1 + row, w3 = w2 + row;
+        long x0 = (long) t * C, x1 = x0 + C, x2 = x1 + C, x3 = x2 + C;
+        long w0 = (long) wo * C, w1 = w0 + C, w2 = w1 + C, w3 = w2 + C;
         FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
         FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
         FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a22 = FloatVector.zero(F), a23 = FloatVector.zero(F);
         FloatVector a30 = FloatVector.zero(F), a31 = FloatVector.zero(F), a32 = FloatVector.zero(F), a33 = FloatVector.zero(F);
         int upper = F.loopBound(C);
         for (int i = 0; i < upper; i += F.length()) {
-            long e = (long) i * Float.BYTES;
-            FloatVector v0 = FloatVector.fromMemorySegment(F, weight, w0 + e, LE);
-            FloatVector v1 = FloatVector.fromMemorySegment(F, weight, w1 + e, LE);
-            FloatVector v2 = FloatVector.fromMemorySegment(F, weight, w2 + e, LE);
-            FloatVector v3 = FloatVector.fromMemorySegment(F, weight, w3 + e, LE);
-            FloatVector x = FloatVector.fromMemorySegment(F, in, x0 + e, LE);
+            FloatVector v0 = FloatVector.fromMemorySegment(F, weight, at(w0 + i), LE), v1 = FloatVector.fromMemorySegment(F, weight, at(w1 + i), LE);
+            FloatVector v2 = FloatVector.fromMemorySegment(F, weight, at(w2 + i), LE), v3 = FloatVector.fromMemorySegment(F, weight, at(w3 + i), LE);
+            FloatVector x = FloatVector.fromMemorySegment(F, in, at(x0 + i), LE);
             a00 = v0.fma(x, a00); a01 = v1.fma(x, a01); a02 = v2.fma(x, a02); a03 = v3.fma(x, a03);
-            x = FloatVector.fromMemorySegment(F, in, x1 + e, LE);
+            x = FloatVector.fromMemorySegment(F, in, at(x1 + i), LE);
             a10 = v0.fma(x, a10); a11 = v1.fma(x, a11); a12 = v2.fma(x, a12); a13 = v3.fma(x, a13);
-            x = FloatVector.fromMemorySegment(F, in, x2 + e, LE);
+            x = FloatVector.fromMemorySegment(F, in, at(x2 + i), LE);
             a20 = v0.fma(x, a20); a21 = v1.fma(x, a21); a22 = v2.fma(x, a22); a23 = v3.fma(x, a23);
-            x = FloatVector.fromMemorySegment(F, in, x3 + e, LE);
+            x = FloatVector.fromMemorySegment(F, in, at(x3 + i), LE);
             a30 = v0.fma(x, a30); a31 = v1.fma(x, a31); a32 = v2.fma(x, a32); a33 = v3.fma(x, a33);
         }
         store4(out, bias, t, OC, o,
@@ -378,38 +368,34 @@ public final class MatMul {
     /** out[t, o..o+3] = s0..s3 + bias[o..o+3] (bias may be null): the end of every four-row dot product. */
     static void store4(MemorySegment out, MemorySegment bias, int t, int OC, int o, float s0, float s1, float s2, float s3) {
         if (bias != null) {
-            long b = (long) o * Float.BYTES;
-            s0 += bias.get(FLOAT, b);
-            s1 += bias.get(FLOAT, b + Float.BYTES);
-            s2 += bias.get(FLOAT, b + 2 * Float.BYTES);
-            s3 += bias.get(FLOAT, b + 3 * Float.BYTES);
+            s0 += bias.getAtIndex(FLOAT, o);
+            s1 += bias.getAtIndex(FLOAT, o + 1);
+            s2 += bias.getAtIndex(FLOAT, o + 2);
+            s3 += bias.getAtIndex(FLOAT, o + 3);
         }
-        long y = ((long) t * OC + o) * Float.BYTES;
-        out.set(FLOAT, y, s0);
-        out.set(FLOAT, y + Float.BYTES, s1);
-        out.set(FLOAT, y + 2 * Float.BYTES, s2);
-        out.set(FLOAT, y + 3 * Float.BYTES, s3);
+        long y = (long) t * OC + o;
+        out.setAtIndex(FLOAT, y, s0);
+        out.setAtIndex(FLOAT, y + 1, s1);
+        out.setAtIndex(FLOAT, y + 2, s2);
+        out.setAtIndex(FLOAT, y + 3, s3);
     }
 
     /** out[t, o] = in[t] · weight[o] + bias[o]: the rows left over when OC is not a multiple of four. */
     private static void dot1(MemorySegment out, MemorySegment in, MemorySegment weight, MemorySegment bias,
                              int t, int C, int OC, int o) {
-        long x = (long) t * C * Float.BYTES;
-        long w = (long) o * C * Float.BYTES;
+        long x = (long) t * C, w = (long) o * C;
         FloatVector a = FloatVector.zero(F);
         int i = 0;
         for (; i < F.loopBound(C); i += F.length()) {
-            long e = (long) i * Float.BYTES;
-            a = FloatVector.fromMemorySegment(F, weight, w + e, LE).fma(FloatVector.fromMemorySegment(F, in, x + e, LE), a);
+            a = FloatVector.fromMemorySegment(F, weight, at(w + i), LE).fma(FloatVector.fromMemorySegment(F, in, at(x + i), LE), a);
         }
         float s = a.reduceLanes(VectorOperators.ADD);
         for (; i < C; i++) {
-            long e = (long) i * Float.BYTES;
-            s += weight.get(FLOAT, w + e) * in.get(FLOAT, x + e);
+            s += weight.getAtIndex(FLOAT, w + i) * in.getAtIndex(FLOAT, x + i);
         }
         if (bias != null) {
-            s += bias.get(FLOAT, (long) o * Float.BYTES);
+            s += bias.getAtIndex(FLOAT, o);
         }
-        out.set(FLOAT, ((long) t * OC + o) * Float.BYTES, s);
+        out.setAtIndex(FLOAT, (long) t * OC + o, s);
     }
 }

@@ -12,6 +12,8 @@ import static tinyllm.kernels.Simd.F;
 import static tinyllm.kernels.Simd.FLOAT;
 import static tinyllm.kernels.Simd.I;
 import static tinyllm.kernels.Simd.LE;
+import static tinyllm.kernels.Simd.at;
+import static tinyllm.kernels.Simd.bf16At;
 
 /**
  * The linear layers with bf16 weights: the weights stay bf16 in the mapped file and are widened to fp32
@@ -41,12 +43,12 @@ public final class MatMulBf16 {
     public static void splitEvenOdd(MemorySegment inSplit, MemorySegment in, int from, int to, int C) {
         int half = (C + 1) / 2, pairs = C / 2;
         for (int t = from; t < to; t++) {
-            long row = (long) t * C * Float.BYTES, odd = row + (long) half * Float.BYTES;
+            long row = (long) t * C, odd = row + half;
             for (int p = 0; p < half; p++) {
-                inSplit.set(FLOAT, row + (long) p * Float.BYTES, in.get(FLOAT, row + (long) p * 2 * Float.BYTES));
+                inSplit.setAtIndex(FLOAT, row + p, in.getAtIndex(FLOAT, row + 2L * p));
             }
             for (int p = 0; p < pairs; p++) {
-                inSplit.set(FLOAT, odd + (long) p * Float.BYTES, in.get(FLOAT, row + ((long) p * 2 + 1) * Float.BYTES));
+                inSplit.setAtIndex(FLOAT, odd + p, in.getAtIndex(FLOAT, row + 2L * p + 1));
             }
         }
     }
@@ -81,21 +83,19 @@ public final class MatMulBf16 {
     private static void dot4(MemorySegment out, MemorySegment inSplit, MemorySegment weight, MemorySegment bias,
                              int t, int C, int OC, int o) {
         int pairs = C / 2, half = (C + 1) / 2;
-        long even = (long) t * C * Float.BYTES, odd = even + (long) half * Float.BYTES;
-        long rowBytes = (long) C * Short.BYTES;
-        long w0 = (long) o * rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
-        Simd.faultable(weight, w0);
+        long even = (long) t * C, odd = even + half;
+        long w0 = (long) o * C, w1 = w0 + C, w2 = w1 + C, w3 = w2 + C;
+        Simd.faultable(weight, bf16At(w0));
         FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
         FloatVector b0 = FloatVector.zero(F), b1 = FloatVector.zero(F), b2 = FloatVector.zero(F), b3 = FloatVector.zero(F);
         int p = 0;
         for (; p < I.loopBound(pairs); p += I.length()) {
-            long wp = (long) p * Integer.BYTES, xp = (long) p * Float.BYTES;
-            FloatVector xe = FloatVector.fromMemorySegment(F, inSplit, even + xp, LE);
-            FloatVector xo = FloatVector.fromMemorySegment(F, inSplit, odd + xp, LE);
-            IntVector v0 = IntVector.fromMemorySegment(I, weight, w0 + wp, LE);
-            IntVector v1 = IntVector.fromMemorySegment(I, weight, w1 + wp, LE);
-            IntVector v2 = IntVector.fromMemorySegment(I, weight, w2 + wp, LE);
-            IntVector v3 = IntVector.fromMemorySegment(I, weight, w3 + wp, LE);
+            FloatVector xe = FloatVector.fromMemorySegment(F, inSplit, at(even + p), LE);
+            FloatVector xo = FloatVector.fromMemorySegment(F, inSplit, at(odd + p), LE);
+            IntVector v0 = IntVector.fromMemorySegment(I, weight, bf16At(w0 + 2L * p), LE);
+            IntVector v1 = IntVector.fromMemorySegment(I, weight, bf16At(w1 + 2L * p), LE);
+            IntVector v2 = IntVector.fromMemorySegment(I, weight, bf16At(w2 + 2L * p), LE);
+            IntVector v3 = IntVector.fromMemorySegment(I, weight, bf16At(w3 + 2L * p), LE);
             a0 = v0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a0);
             b0 = v0.and(HIGH_HALF).reinterpretAsFloats().fma(xo, b0);
             a1 = v1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a1);
@@ -109,10 +109,10 @@ public final class MatMulBf16 {
         float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD), s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
         for (int i = 2 * p; i < C; i++) {
             float x = input(inSplit, t, C, i);
-            s0 += Simd.bf16(weight, (long) o * C + i) * x;
-            s1 += Simd.bf16(weight, (long) (o + 1) * C + i) * x;
-            s2 += Simd.bf16(weight, (long) (o + 2) * C + i) * x;
-            s3 += Simd.bf16(weight, (long) (o + 3) * C + i) * x;
+            s0 += Simd.bf16(weight, w0 + i) * x;
+            s1 += Simd.bf16(weight, w1 + i) * x;
+            s2 += Simd.bf16(weight, w2 + i) * x;
+            s3 += Simd.bf16(weight, w3 + i) * x;
         }
         MatMul.store4(out, bias, t, OC, o, s0, s1, s2, s3);
     }
@@ -121,30 +121,29 @@ public final class MatMulBf16 {
     private static void dot1(MemorySegment out, MemorySegment inSplit, MemorySegment weight, MemorySegment bias,
                              int t, int C, int OC, int o) {
         int pairs = C / 2, half = (C + 1) / 2;
-        long even = (long) t * C * Float.BYTES, odd = even + (long) half * Float.BYTES;
-        long w = (long) o * C * Short.BYTES;
-        Simd.faultable(weight, w);
+        long even = (long) t * C, odd = even + half;
+        long w = (long) o * C;
+        Simd.faultable(weight, bf16At(w));
         FloatVector a = FloatVector.zero(F), b = FloatVector.zero(F);
         int p = 0;
         for (; p < I.loopBound(pairs); p += I.length()) {
-            long xp = (long) p * Float.BYTES;
-            IntVector v = IntVector.fromMemorySegment(I, weight, w + (long) p * Integer.BYTES, LE);
-            a = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromMemorySegment(F, inSplit, even + xp, LE), a);
-            b = v.and(HIGH_HALF).reinterpretAsFloats().fma(FloatVector.fromMemorySegment(F, inSplit, odd + xp, LE), b);
+            IntVector v = IntVector.fromMemorySegment(I, weight, bf16At(w + 2L * p), LE);
+            a = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromMemorySegment(F, inSplit, at(even + p), LE), a);
+            b = v.and(HIGH_HALF).reinterpretAsFloats().fma(FloatVector.fromMemorySegment(F, inSplit, at(odd + p), LE), b);
         }
         float s = a.add(b).reduceLanes(VectorOperators.ADD);
         for (int i = 2 * p; i < C; i++) {
-            s += Simd.bf16(weight, (long) o * C + i) * input(inSplit, t, C, i);
+            s += Simd.bf16(weight, w + i) * input(inSplit, t, C, i);
         }
         if (bias != null) {
-            s += bias.get(FLOAT, (long) o * Float.BYTES);
+            s += bias.getAtIndex(FLOAT, o);
         }
-        out.set(FLOAT, ((long) t * OC + o) * Float.BYTES, s);
+        out.setAtIndex(FLOAT, (long) t * OC + o, s);
     }
 
     /** Element i of row t of the original input, read back from its split layout. */
     private static float input(MemorySegment inSplit, int t, int C, int i) {
         int half = (C + 1) / 2;
-        return inSplit.get(FLOAT, ((long) t * C + (i % 2 == 0 ? i / 2 : half + i / 2)) * Float.BYTES);
+        return inSplit.getAtIndex(FLOAT, (long) t * C + (i % 2 == 0 ? i / 2 : half + i / 2));
     }
 }

@@ -8,12 +8,13 @@ import jdk.incubator.vector.VectorOperators;
 
 import tinyllm.model.Matrix;
 
+import static jdk.incubator.vector.VectorOperators.B2F;
 import static tinyllm.kernels.Simd.F;
 import static tinyllm.kernels.Simd.FLOAT;
 import static tinyllm.kernels.Simd.INT8;
 import static tinyllm.kernels.Simd.LE;
 import static tinyllm.kernels.Simd.Q;
-import static jdk.incubator.vector.VectorOperators.B2F;
+import static tinyllm.kernels.Simd.at;
 
 /**
  * The linear layers with q8 weights: int8 elements in blocks of {@link Matrix#block} per row, each block with
@@ -86,8 +87,7 @@ public final class MatMulQ8 {
         FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
         for (int b = 0; b < blocks; b++) {
             int i = b * block;
-            FloatVector x0 = FloatVector.fromMemorySegment(F, in, (x + i) * Float.BYTES, LE);
-            FloatVector x1 = FloatVector.fromMemorySegment(F, in, (x + i + L) * Float.BYTES, LE);
+            FloatVector x0 = FloatVector.fromMemorySegment(F, in, at(x + i), LE), x1 = FloatVector.fromMemorySegment(F, in, at(x + i + L), LE);
             // Widened in place, not by a helper: a helper C2 once compiled on its own (big, with the Vector API's
             // fallbacks) is no longer inlined, and then every widened vector is a heap object (seen with AVX2).
             FloatVector w0 = (FloatVector) ByteVector.fromMemorySegment(Q, q, q0 + i, LE).convertShape(B2F, F, 0);
@@ -104,7 +104,7 @@ public final class MatMulQ8 {
             p2 = w2.fma(x1, p2);
             p3 = w3.fma(x1, p3);
             for (int j = i + 2 * L, end = i + block; j < end; j += L) { // blocks of more than two vectors (AVX2: four)
-                FloatVector xj = FloatVector.fromMemorySegment(F, in, (x + j) * Float.BYTES, LE);
+                FloatVector xj = FloatVector.fromMemorySegment(F, in, at(x + j), LE);
                 w0 = (FloatVector) ByteVector.fromMemorySegment(Q, q, q0 + j, LE).convertShape(B2F, F, 0);
                 w1 = (FloatVector) ByteVector.fromMemorySegment(Q, q, q1 + j, LE).convertShape(B2F, F, 0);
                 w2 = (FloatVector) ByteVector.fromMemorySegment(Q, q, q2 + j, LE).convertShape(B2F, F, 0);
@@ -136,7 +136,7 @@ public final class MatMulQ8 {
             for (int b = 0; b < blocks; b++) {
                 FloatVector scale = FloatVector.broadcast(F, scales.getAtIndex(FLOAT, (long) (o + r) * blocks + b));
                 for (int i = b * block, end = i + block; i < end; i += F.length()) {
-                    ((FloatVector) ByteVector.fromMemorySegment(Q, q, row + i, LE).convertShape(B2F, F, 0)).mul(scale).intoMemorySegment(scratch, (to + i) * Float.BYTES, LE);
+                    ((FloatVector) ByteVector.fromMemorySegment(Q, q, row + i, LE).convertShape(B2F, F, 0)).mul(scale).intoMemorySegment(scratch, at(to + i), LE);
                 }
             }
         }

@@ -7,6 +7,7 @@ import jdk.incubator.vector.FloatVector;
 import static tinyllm.kernels.Simd.F;
 import static tinyllm.kernels.Simd.FLOAT;
 import static tinyllm.kernels.Simd.LE;
+import static tinyllm.kernels.Simd.at;
 
 /** The residual connection: each block adds its output to the stream that runs through the model. */
 public final class Residual {
@@ -19,14 +20,12 @@ public final class Residual {
         long i = from;
         long upper = from + (to - from) / F.length() * F.length();
         for (; i < upper; i += F.length()) {
-            long o = i * Float.BYTES;
-            FloatVector.fromMemorySegment(F, stream, o, LE)
-                    .add(FloatVector.fromMemorySegment(F, delta, o, LE))
-                    .intoMemorySegment(stream, o, LE);
+            FloatVector.fromMemorySegment(F, stream, at(i), LE)
+                    .add(FloatVector.fromMemorySegment(F, delta, at(i), LE))
+                    .intoMemorySegment(stream, at(i), LE);
         }
         for (; i < to; i++) {
-            long o = i * Float.BYTES;
-            stream.set(FLOAT, o, stream.get(FLOAT, o) + delta.get(FLOAT, o));
+            stream.setAtIndex(FLOAT, i, stream.getAtIndex(FLOAT, i) + delta.getAtIndex(FLOAT, i));
         }
     }
 }

@@ -54,6 +54,27 @@ public final class Simd {
     }
 
     /**
+     * The byte offset of float element i: kernels do their arithmetic in elements, as the math reads, and turn
+     * an index into the Vector API's byte offset only here, at the access. It returns a long, not a vector, on
+     * purpose: a helper that loaded or stored the vector itself was left out of line by C2 in some kernels (once
+     * compiled on its own, "already compiled into a medium method"), and every vector through it was boxed.
+     * This one is trivial (six bytes of bytecode), which C2 inlines everywhere.
+     */
+    public static long at(long i) {
+        return i * Float.BYTES;
+    }
+
+    /** The byte offset of bf16 element i (see {@link #at}). */
+    public static long bf16At(long i) {
+        return i * Short.BYTES;
+    }
+
+    /** dst[to .. to + n) = src[from .. from + n), element indices. */
+    public static void copy(MemorySegment src, long from, MemorySegment dst, long to, long n) {
+        MemorySegment.copy(src, FLOAT, at(from), dst, FLOAT, at(to), n);
+    }
+
+    /**
      * Reads the float at {@code byteOffset} of {@code segment} and drops it: the scalar accessor compiles to
      * an Unsafe access, which marks the whole compiled method as one that may fault on memory. For such
      * methods HotSpot turns a SIGBUS (a read from a mapped checkpoint truncated under the engine) into an

@@ -9,6 +9,7 @@ import jdk.incubator.vector.VectorOperators;
 import static tinyllm.kernels.Simd.F;
 import static tinyllm.kernels.Simd.FLOAT;
 import static tinyllm.kernels.Simd.LE;
+import static tinyllm.kernels.Simd.at;
 
 /**
  * The one softmax: attention's scores (in place), the sampler's and the server's logits (into weights).
@@ -33,12 +34,10 @@ public final class Softmax {
         int upper = F.loopBound(n);
         int i = 0;
         for (; i < upper; i += F.length()) {
-            long o = (long) i * Float.BYTES;
-            FloatVector.fromMemorySegment(F, x, o, LE).mul(inverse).intoMemorySegment(x, o, LE);
+            FloatVector.fromMemorySegment(F, x, at(i), LE).mul(inverse).intoMemorySegment(x, at(i), LE);
         }
         for (; i < n; i++) {
-            long o = (long) i * Float.BYTES;
-            x.set(FLOAT, o, x.get(FLOAT, o) * inverse);
+            x.setAtIndex(FLOAT, i, x.getAtIndex(FLOAT, i) * inverse);
         }
     }
 
@@ -83,17 +82,17 @@ public final class Softmax {
         float max;
         int i;
         if (upper > 0) {
-            FloatVector maxVector = FloatVector.fromMemorySegment(F, x, 0, LE);
+            FloatVector maxVector = FloatVector.fromMemorySegment(F, x, at(0), LE);
             for (i = F.length(); i < upper; i += F.length()) {
-                maxVector = maxVector.max(FloatVector.fromMemorySegment(F, x, (long) i * Float.BYTES, LE));
+                maxVector = maxVector.max(FloatVector.fromMemorySegment(F, x, at(i), LE));
             }
             max = maxVector.reduceLanes(VectorOperators.MAX);
         } else {
-            max = x.get(FLOAT, 0);
+            max = x.getAtIndex(FLOAT, 0);
             i = 1;
         }
         for (; i < n; i++) {
-            max = Math.max(max, x.get(FLOAT, (long) i * Float.BYTES));
+            max = Math.max(max, x.getAtIndex(FLOAT, i));
         }
         return max;
     }
@@ -116,8 +115,7 @@ public final class Softmax {
         int upper = F.loopBound(n);
         int i = 0;
         for (; i < upper; i += F.length()) {
-            long o = (long) i * Float.BYTES;
-            FloatVector y = FloatVector.fromMemorySegment(F, src, o, LE).sub(max).mul(s).max(LOWEST);
+            FloatVector y = FloatVector.fromMemorySegment(F, src, at(i), LE).sub(max).mul(s).max(LOWEST);
             FloatVector shifted = y.fma(LOG2E, ROUND);
             FloatVector k = shifted.sub(ROUND);
             FloatVector r = k.fma(minusLn2Hi, y);
@@ -126,14 +124,14 @@ public final class Softmax {
                     .mul(r).add(1f).mul(r).add(1f);
             IntVector kBits = shifted.reinterpretAsInts().sub(ROUND_BITS);
             FloatVector twoToK = kBits.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-            p.mul(twoToK).intoMemorySegment(dst, o, LE);
+            p.mul(twoToK).intoMemorySegment(dst, at(i), LE);
         }
         for (; i < n; i++) {
-            dst.set(FLOAT, (long) i * Float.BYTES, exp((src.get(FLOAT, (long) i * Float.BYTES) - max) * s));
+            dst.setAtIndex(FLOAT, i, exp((src.getAtIndex(FLOAT, i) - max) * s));
         }
         double sum = 0;
         for (i = 0; i < n; i++) {
-            sum += dst.get(FLOAT, (long) i * Float.BYTES);
+            sum += dst.getAtIndex(FLOAT, i);
         }
         return sum;
     }
