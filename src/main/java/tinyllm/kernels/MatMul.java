@@ -4,6 +4,8 @@ import java.lang.foreign.MemorySegment;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 import tinyllm.model.DType;
@@ -13,6 +15,7 @@ import static tinyllm.kernels.Simd.F;
 import static tinyllm.kernels.Simd.FLOAT;
 import static tinyllm.kernels.Simd.LE;
 import static tinyllm.kernels.Simd.at;
+import static tinyllm.kernels.Simd.bf16At;
 
 /**
  * The linear layers: every weight matrix of the model goes through here, so it sets the speed.
@@ -54,7 +57,7 @@ public final class MatMul {
 
     /**
      * Floats of scratch one thread needs for {@link #forward} on matrices of rows of at most {@code maxC}: a packed
-     * GEMM panel and (q8) its rows widened before packing, or four q8 rows widened to fp32.
+     * GEMM panel and (bf16, q8) its rows widened before packing, or four q8 rows widened to fp32.
      */
     public static int scratchFloats(int maxC) {
         return Math.max(2 * KC * PANEL, ROWS * maxC);
@@ -144,97 +147,127 @@ public final class MatMul {
     }
 
     /**
-     * out[0..T, o..o+PANEL) through packed panels of KC inputs at a time; later panels add to what earlier
-     * ones wrote. bf16 and q8 weights are widened while packing, so the micro-kernels only ever see fp32.
+     * out[0..T, o..o+PANEL) through packed panels of KC inputs at a time, each adding to the bias (or zero) that
+     * {@link #startRows} put there first. bf16 and q8 weights are widened while packing, so the micro-kernels only
+     * ever see fp32.
      */
     static void gemmPanel(MemorySegment out, MemorySegment in, Matrix weight, MemorySegment bias,
                           int T, int C, int OC, int o, MemorySegment packed) {
+        startRows(out, bias, T, OC, o);
+        long widened = (long) KC * PANEL; // where bf16 and q8 rows are widened to fp32, after the packed panel
         for (int k0 = 0; k0 < C; k0 += KC) {
             int kc = Math.min(KC, C - k0);
             switch (weight.encoding()) {
-                case FP32 -> pack(packed, weight.data(), o, k0, kc, C);
-                case BF16 -> packBf16(packed, weight.data(), o, k0, kc, C);
-                case Q8 -> packQ8(packed, weight, o, k0, kc, C);
+                case FP32 -> transpose(packed, weight.data(), (long) o * C + k0, C, kc);
+                case BF16 -> {
+                    widenBf16(packed, widened, weight.data(), o, k0, kc, C);
+                    transpose(packed, packed, widened, kc, kc);
+                }
+                case Q8 -> {
+                    widenQ8(packed, widened, weight, o, k0, kc, C);
+                    transpose(packed, packed, widened, kc, kc);
+                }
             }
-            boolean first = k0 == 0;
             int t = 0;
             for (; t + GEMM_ROWS <= T; t += GEMM_ROWS) {
-                gemm4(out, in, packed, bias, t, o, k0, kc, C, OC, first);
+                gemm4(out, in, packed, t, o, k0, kc, C, OC);
             }
             for (; t < T; t++) {
-                gemm1(out, in, packed, bias, t, o, k0, kc, C, OC, first);
-            }
-        }
-    }
-
-    /** packed (kc, PANEL) = weight[o..o+PANEL, k0..k0+kc)ᵀ: one row of packed holds one input's weight for every channel. */
-    private static void pack(MemorySegment packed, MemorySegment weight, int o, int k0, int kc, int C) {
-        for (int c = 0; c < PANEL; c++) {
-            long row = (long) (o + c) * C + k0;
-            for (int k = 0; k < kc; k++) {
-                packed.setAtIndex(FLOAT, (long) k * PANEL + c, weight.getAtIndex(FLOAT, row + k));
-            }
-        }
-    }
-
-    /** As {@link #pack}, from bf16 weights: each value widened to fp32 (its bits shifted into the high half). */
-    private static void packBf16(MemorySegment packed, MemorySegment weight, int o, int k0, int kc, int C) {
-        for (int c = 0; c < PANEL; c++) {
-            long row = (long) (o + c) * C + k0;
-            for (int k = 0; k < kc; k++) {
-                packed.setAtIndex(FLOAT, (long) k * PANEL + c, Simd.bf16(weight, row + k));
+                gemm1(out, in, packed, t, o, k0, kc, C, OC);
             }
         }
     }
 
     /**
-     * As {@link #pack}, from q8 weights: each value its int8 times its block's scale. The panel's rows are first
-     * widened a vector at a time into the second half of the scratch, in place of the mapped rows, then transposed
-     * as fp32 packing transposes; element by element where a vector would straddle two blocks.
+     * out[0..T, o..o+PANEL) = bias[o..o+PANEL), or 0 without a bias: where the micro-kernels' accumulators start,
+     * so that they only ever load and store out (a helper choosing the start vector, bias or sum so far, was left
+     * out of line when the panel's method grew, and boxed every accumulator).
      */
-    private static void packQ8(MemorySegment scratch, Matrix weight, int o, int k0, int kc, int C) {
-        MemorySegment q = weight.data(), scales = weight.scales();
-        int block = weight.block(), blocks = C / block, L = F.length();
-        if (block % L != 0 || kc % L != 0) {
-            for (int c = 0; c < PANEL; c++) {
-                for (int k = 0; k < kc; k++) {
-                    scratch.setAtIndex(FLOAT, (long) k * PANEL + c, weight.get(o + c, k0 + k));
+    private static void startRows(MemorySegment out, MemorySegment bias, int T, int OC, int o) {
+        for (int t = 0; t < T; t++) {
+            long y = (long) t * OC + o;
+            if (bias != null) {
+                Simd.copy(bias, o, out, y, PANEL);
+            } else {
+                for (int j = 0; j < PANEL; j += F.length()) {
+                    FloatVector.zero(F).intoMemorySegment(out, at(y + j), LE);
                 }
-            }
-            return;
-        }
-        long rows = (long) KC * PANEL; // the widened rows (PANEL, kc), after the packed panel
-        for (int c = 0; c < PANEL; c++) {
-            long row = (long) (o + c) * C;
-            for (int k = 0; k < kc; k += L) { // widened in place, not by a helper: see MatMulQ8.dot4
-                FloatVector scale = FloatVector.broadcast(F, scales.getAtIndex(FLOAT, (long) (o + c) * blocks + (k0 + k) / block));
-                ((FloatVector) ByteVector.fromMemorySegment(Simd.Q, q, row + k0 + k, LE).convertShape(VectorOperators.B2F, F, 0)).mul(scale).intoMemorySegment(scratch, at(rows + (long) c * kc + k), LE);
-            }
-        }
-        for (int c = 0; c < PANEL; c++) {
-            for (int k = 0; k < kc; k++) {
-                scratch.setAtIndex(FLOAT, (long) k * PANEL + c, scratch.getAtIndex(FLOAT, rows + (long) c * kc + k));
             }
         }
     }
 
-    /** Where an accumulator starts: the bias on the first panel of inputs (or zero), else what earlier panels summed. */
-    private static FloatVector start(MemorySegment out, MemorySegment bias, long outAt, long biasAt, boolean first) {
-        if (!first) return FloatVector.fromMemorySegment(F, out, at(outAt), LE);
-        return bias == null ? FloatVector.zero(F) : FloatVector.fromMemorySegment(F, bias, at(biasAt), LE);
+    /**
+     * packed (kc, PANEL) = rows (PANEL, kc)ᵀ, row c of rows starting at element {@code first + c * stride} of
+     * {@code source}: one row of packed holds one input's weight for every channel. The one packing loop of every
+     * encoding: fp32 transposes straight from the mapped weights, bf16 and q8 from their rows widened first.
+     */
+    private static void transpose(MemorySegment packed, MemorySegment source, long first, long stride, int kc) {
+        for (int c = 0; c < PANEL; c++) {
+            long row = first + c * stride;
+            for (int k = 0; k < kc; k++) {
+                packed.setAtIndex(FLOAT, (long) k * PANEL + c, source.getAtIndex(FLOAT, row + k));
+            }
+        }
+    }
+
+    /**
+     * scratch[widened + c * kc + k] = weight[o + c, k0 + k] as fp32, for the PANEL rows of a bf16 panel: a bf16 is
+     * the high half of an fp32, so each vector of shorts is sign-extended to ints and shifted into place.
+     */
+    private static void widenBf16(MemorySegment scratch, long widened, MemorySegment weight, int o, int k0, int kc, int C) {
+        int L = F.length();
+        for (int c = 0; c < PANEL; c++) {
+            long row = (long) (o + c) * C + k0, to = widened + (long) c * kc;
+            int k = 0;
+            for (; k + L <= kc; k += L) { // widened in place, not by a helper: see MatMulQ8.dot4
+                ((IntVector) ShortVector.fromMemorySegment(Simd.S, weight, bf16At(row + k), LE).convertShape(VectorOperators.S2I, Simd.I, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoMemorySegment(scratch, at(to + k), LE);
+            }
+            for (; k < kc; k++) {
+                scratch.setAtIndex(FLOAT, to + k, Simd.bf16(weight, row + k));
+            }
+        }
+    }
+
+    /**
+     * scratch[widened + c * kc + k] = weight[o + c, k0 + k] as fp32, for the PANEL rows of a q8 panel: each value
+     * its int8 times its block's scale, a vector at a time; element by element where a vector would straddle two
+     * blocks.
+     */
+    private static void widenQ8(MemorySegment scratch, long widened, Matrix weight, int o, int k0, int kc, int C) {
+        MemorySegment q = weight.data(), scales = weight.scales();
+        int block = weight.block(), blocks = C / block, L = F.length();
+        boolean vectors = block % L == 0 && kc % L == 0;
+        for (int c = 0; c < PANEL; c++) {
+            long row = (long) (o + c) * C, to = widened + (long) c * kc;
+            if (!vectors) {
+                for (int k = 0; k < kc; k++) {
+                    scratch.setAtIndex(FLOAT, to + k, weight.get(o + c, k0 + k));
+                }
+                continue;
+            }
+            for (int k = 0; k < kc; k += L) { // widened in place, not by a helper: see MatMulQ8.dot4
+                FloatVector scale = FloatVector.broadcast(F, scales.getAtIndex(FLOAT, (long) (o + c) * blocks + (k0 + k) / block));
+                ((FloatVector) ByteVector.fromMemorySegment(Simd.Q, q, row + k0 + k, LE).convertShape(VectorOperators.B2F, F, 0))
+                        .mul(scale).intoMemorySegment(scratch, at(to + k), LE);
+            }
+        }
     }
 
     /** out[t..t+4, o..o+PANEL) += in[t..t+4, k0..k0+kc) · packed: 4 rows x 3 vectors of accumulators. */
-    private static void gemm4(MemorySegment out, MemorySegment in, MemorySegment packed, MemorySegment bias,
-                              int t, int o, int k0, int kc, int C, int OC, boolean first) {
+    private static void gemm4(MemorySegment out, MemorySegment in, MemorySegment packed,
+                              int t, int o, int k0, int kc, int C, int OC) {
         int v = F.length();
         long x0 = (long) t * C + k0, x1 = x0 + C, x2 = x1 + C, x3 = x2 + C;
         long y0 = (long) t * OC + o, y1 = y0 + OC, y2 = y1 + OC, y3 = y2 + OC;
-        if (first && bias != null) Simd.faultable(bias, at(o)); // start() loads the bias; kept tiny so it inlines (no boxed vectors)
-        FloatVector c00 = start(out, bias, y0, o, first), c01 = start(out, bias, y0 + v, o + v, first), c02 = start(out, bias, y0 + 2 * v, o + 2 * v, first);
-        FloatVector c10 = start(out, bias, y1, o, first), c11 = start(out, bias, y1 + v, o + v, first), c12 = start(out, bias, y1 + 2 * v, o + 2 * v, first);
-        FloatVector c20 = start(out, bias, y2, o, first), c21 = start(out, bias, y2 + v, o + v, first), c22 = start(out, bias, y2 + 2 * v, o + 2 * v, first);
-        FloatVector c30 = start(out, bias, y3, o, first), c31 = start(out, bias, y3 + v, o + v, first), c32 = start(out, bias, y3 + 2 * v, o + 2 * v, first);
+        FloatVector c00 = FloatVector.fromMemorySegment(F, out, at(y0), LE), c01 = FloatVector.fromMemorySegment(F, out, at(y0 + v), LE),
+                c02 = FloatVector.fromMemorySegment(F, out, at(y0 + 2 * v), LE);
+        FloatVector c10 = FloatVector.fromMemorySegment(F, out, at(y1), LE), c11 = FloatVector.fromMemorySegment(F, out, at(y1 + v), LE),
+                c12 = FloatVector.fromMemorySegment(F, out, at(y1 + 2 * v), LE);
+        FloatVector c20 = FloatVector.fromMemorySegment(F, out, at(y2), LE), c21 = FloatVector.fromMemorySegment(F, out, at(y2 + v), LE),
+                c22 = FloatVector.fromMemorySegment(F, out, at(y2 + 2 * v), LE);
+        FloatVector c30 = FloatVector.fromMemorySegment(F, out, at(y3), LE), c31 = FloatVector.fromMemorySegment(F, out, at(y3 + v), LE),
+                c32 = FloatVector.fromMemorySegment(F, out, at(y3 + 2 * v), LE);
         for (int k = 0; k < kc; k++) {
             long p = (long) k * PANEL;
             FloatVector w0 = FloatVector.fromMemorySegment(F, packed, at(p), LE);
@@ -256,12 +289,12 @@ public final class MatMul {
     }
 
     /** One row through the packed panel: the rows left over when T is not a multiple of four. */
-    private static void gemm1(MemorySegment out, MemorySegment in, MemorySegment packed, MemorySegment bias,
-                              int t, int o, int k0, int kc, int C, int OC, boolean first) {
+    private static void gemm1(MemorySegment out, MemorySegment in, MemorySegment packed,
+                              int t, int o, int k0, int kc, int C, int OC) {
         int v = F.length();
         long x = (long) t * C + k0, y = (long) t * OC + o;
-        if (first && bias != null) Simd.faultable(bias, at(o));
-        FloatVector c0 = start(out, bias, y, o, first), c1 = start(out, bias, y + v, o + v, first), c2 = start(out, bias, y + 2 * v, o + 2 * v, first);
+        FloatVector c0 = FloatVector.fromMemorySegment(F, out, at(y), LE), c1 = FloatVector.fromMemorySegment(F, out, at(y + v), LE),
+                c2 = FloatVector.fromMemorySegment(F, out, at(y + 2 * v), LE);
         for (int k = 0; k < kc; k++) {
             long p = (long) k * PANEL;
             FloatVector a = FloatVector.broadcast(F, in.getAtIndex(FLOAT, x + k));

@@ -29,6 +29,8 @@ public final class Simd {
     public static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
     /** One int8 weight (q8), for the scalar tails and packing. */
     public static final ValueLayout.OfByte INT8 = ValueLayout.JAVA_BYTE;
+    /** Shorts as many as F has floats (256 bits for 512-bit floats): a bf16 load that widens into exactly one float vector. */
+    public static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.length() * Short.SIZE));
     /** Bytes as many as F has floats (16 bytes for 512-bit floats): a q8 load that widens into exactly one float vector. */
     public static final VectorSpecies<Byte> Q = VectorSpecies.of(byte.class, VectorShape.forBitSize(F.length() * Byte.SIZE));
 
