@@ -83,6 +83,27 @@ public final class EngineBench {
         return 1e9 / slice[slice.length / 2];
     }
 
+    /**
+     * Tokens/s over every step of {@link #decodeSteps}, slow ones included: what a stream of tokens averages. The
+     * medians above leave out the odd stretched step; this does not, so the two side by side show what the stalls
+     * cost (on our 2-core VM some 4 % of decode steps took 80-250 ms, every 0.3-0.45 s of wall time).
+     */
+    public static double meanTokensPerSecond(long[] steps) {
+        long total = 0;
+        for (long step : steps) total += step;
+        return steps.length * 1e9 / total;
+    }
+
+    /** How many steps of {@link #decodeSteps} took more than three times the median step. */
+    public static int stalledSteps(long[] steps) {
+        long[] sorted = steps.clone();
+        java.util.Arrays.sort(sorted);
+        long median = sorted[sorted.length / 2];
+        int stalled = 0;
+        for (long step : steps) if (step > 3 * median) stalled++;
+        return stalled;
+    }
+
     /** Multiply-adds x 2 of the matrix products for a prompt of T tokens (logits for one row), plus attention. */
     public static double prefillFlops(GPT2Config c, int T) {
         double C = c.channels();

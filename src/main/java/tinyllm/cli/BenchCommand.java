@@ -190,6 +190,9 @@ final class BenchCommand implements Callable<Integer> {
             run.figures.put("decode_far_context", far);
             run.figures.put("decode_tokens_per_s_far_context", BenchReport.round(decodeFar));
             run.figures.put("decode_far_over_16", BenchReport.round(decodeFar / decode16));
+            run.figures.put("decode_tokens_per_s_every_step", BenchReport.round(EngineBench.meanTokensPerSecond(steps)));
+            run.figures.put("decode_steps", steps.length);
+            run.figures.put("decode_stalled_steps", EngineBench.stalledSteps(steps));
             run.figures.put("weights_bytes_per_token", bytesPerToken);
             run.figures.put("decode_effective_gb_s", BenchReport.round(decode128 * bytesPerToken / 1e9));
             run.figures.put("weights_read_gb_s", BenchReport.round(weightsBandwidth));
@@ -212,6 +215,8 @@ final class BenchCommand implements Callable<Integer> {
         row(runs, "decode at context 128", r -> String.format(Locale.ROOT, "%.1f tokens/s", d(r, "decode_tokens_per_s_context_128")));
         row(runs, "decode at the far context", r -> String.format(Locale.ROOT, "%.1f tokens/s at %d", d(r, "decode_tokens_per_s_far_context"), (int) d(r, "decode_far_context")));
         row(runs, "  far / context 16", r -> String.format(Locale.ROOT, "%.2f x", d(r, "decode_far_over_16")));
+        row(runs, "decode, mean of every step", r -> String.format(Locale.ROOT, "%.1f tokens/s", d(r, "decode_tokens_per_s_every_step")));
+        row(runs, "  steps over 3 x the median", r -> String.format(Locale.ROOT, "%d of %d", (int) d(r, "decode_stalled_steps"), (int) d(r, "decode_steps")));
         row(runs, "weights read per token", r -> String.format(Locale.ROOT, "%.1f MB", d(r, "weights_bytes_per_token") / 1e6));
         row(runs, "decode effective bandwidth", r -> String.format(Locale.ROOT, "%.1f GB/s", d(r, "decode_effective_gb_s")));
         row(runs, "reading its weights (probe)", r -> String.format(Locale.ROOT, "%.1f GB/s", d(r, "weights_read_gb_s")));
