@@ -216,6 +216,7 @@ public final class MatMul {
      */
     private static void widenBf16(MemorySegment scratch, long widened, MemorySegment weight, int o, int k0, int kc, int C) {
         int L = F.length();
+        Simd.faultable(weight, bf16At((long) o * C + k0)); // vector loads from the mapping: see Simd.faultable
         for (int c = 0; c < PANEL; c++) {
             long row = (long) (o + c) * C + k0, to = widened + (long) c * kc;
             int k = 0;
