@@ -136,10 +136,11 @@ class KernelsTest {
     /**
      * q8 weights against the naive product of the same weights dequantized (int8 × scale in fp32), split between
      * two calls as two threads split the channels: only the order of the sums differs. Blocks of 32 (GPT-2's), 16
-     * (the micro fixtures'), and 8 and 4 (narrower than a vector on most machines: the element-wise path).
+     * (the micro fixtures'), and 8 and 4 (narrower than a vector on most machines: the element-wise path); rows of
+     * an odd number of blocks (C = 96: the decode kernel's last block alone).
      */
     @ParameterizedTest(name = "T={0} C={1} OC={2} block={3}")
-    @CsvSource({"1,768,148,32", "1,48,144,16", "2,768,7,32", "3,3072,9,32", "1,64,13,8", "3,36,10,4",
+    @CsvSource({"1,768,148,32", "1,96,13,32", "3,96,9,32", "1,48,144,16", "2,768,7,32", "3,3072,9,32", "1,64,13,8", "3,36,10,4",
             "4,768,148,32", "7,48,100,16", "16,768,150,32", "13,3072,53,32", "6,64,13,8",
             "80,48,144,16", "85,768,150,32", "96,3072,96,32", "81,64,50,8"})
     void q8MatmulMatchesDequantizedReference(int T, int C, int OC, int block) {
