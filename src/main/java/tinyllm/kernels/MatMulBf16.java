@@ -67,9 +67,13 @@ public final class MatMulBf16 {
                 MatMul.gemmPanel(out, in, matrix, bias, T, C, OC, o, packed);
             }
         }
-        for (; o + MatMul.ROWS <= ocTo; o += MatMul.ROWS) {
-            for (int t = 0; t < T; t++) {
-                dot4(out, inSplit, weight, bias, t, C, OC, o);
+        if (T >= MatMul.ROWS) {
+            // Rows enough to keep the FMAs busy: four weight rows at a time against each input row, so each input
+            // load serves four. With fewer (decode), each weight row is read front to back on its own, below.
+            for (; o + MatMul.ROWS <= ocTo; o += MatMul.ROWS) {
+                for (int t = 0; t < T; t++) {
+                    dot4(out, inSplit, weight, bias, t, C, OC, o);
+                }
             }
         }
         for (; o < ocTo; o++) {
@@ -117,7 +121,15 @@ public final class MatMulBf16 {
         MatMul.store4(out, bias, t, OC, o, s0, s1, s2, s3);
     }
 
-    /** out[t, o] for one bf16 row: the channels left over when OC is not a multiple of four. */
+    /**
+     * out[t, o] for one bf16 row, read front to back: decode's kernel (fewer than four input rows), and the
+     * channels left over when OC is not a multiple of four. Decode reads rows one at a time, not four side by
+     * side as {@link #dot4} does: four rows read together are four streams of 1.5 KB, and at bf16's instructions
+     * per byte the core waits on what the prefetcher did not fetch ahead (as with q8: see MatMulQ8.dot).
+     * Measured on the 124M shape, 2 threads: over 123M weights, alternating in one JVM, median 28.8 -> 37.7 GB/s
+     * (eight pairs); decode steps alternating in one JVM 6.5-7.1 -> 4.9-5.7 ms; bench --quick decode at context
+     * 128, two alternating pairs of jars, 98.3/100.1 -> 135.9/126.8 tokens/s.
+     */
     private static void dot1(MemorySegment out, MemorySegment inSplit, MemorySegment weight, MemorySegment bias,
                              int t, int C, int OC, int o) {
         int pairs = C / 2, half = (C + 1) / 2;

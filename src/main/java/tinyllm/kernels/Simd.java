@@ -77,7 +77,8 @@ public final class Simd {
     }
 
     /**
-     * Reads the float at {@code byteOffset} of {@code segment} and drops it: the scalar accessor compiles to
+     * Reads the byte at {@code byteOffset} of {@code segment} and drops it (a byte: any offset is aligned for it,
+     * such as a bf16 row's start in a row of odd length): the scalar accessor compiles to
      * an Unsafe access, which marks the whole compiled method as one that may fault on memory. For such
      * methods HotSpot turns a SIGBUS (a read from a mapped checkpoint truncated under the engine) into an
      * {@link InternalError} in the reading thread, which the API reports as a changed file; in a method
@@ -85,7 +86,7 @@ public final class Simd {
      * weights calls this first, with an offset it is about to read (a line in cache, not another miss).
      */
     public static void faultable(MemorySegment segment, long byteOffset) {
-        segment.get(FLOAT, byteOffset);
+        segment.get(INT8, byteOffset);
     }
 
     /**
