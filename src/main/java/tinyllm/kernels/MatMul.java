@@ -220,7 +220,7 @@ public final class MatMul {
         for (int c = 0; c < PANEL; c++) {
             long row = (long) (o + c) * C + k0, to = widened + (long) c * kc;
             int k = 0;
-            for (; k + L <= kc; k += L) { // widened in place, not by a helper: see MatMulQ8.dot4
+            for (; k + L <= kc; k += L) { // widened in place, not by a helper: see MatMulQ8.dot
                 ((IntVector) ShortVector.fromMemorySegment(Simd.S, weight, bf16At(row + k), LE).convertShape(VectorOperators.S2I, Simd.I, 0))
                         .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoMemorySegment(scratch, at(to + k), LE);
             }
@@ -247,7 +247,7 @@ public final class MatMul {
                 }
                 continue;
             }
-            for (int k = 0; k < kc; k += L) { // widened in place, not by a helper: see MatMulQ8.dot4
+            for (int k = 0; k < kc; k += L) { // widened in place, not by a helper: see MatMulQ8.dot
                 FloatVector scale = FloatVector.broadcast(F, scales.getAtIndex(FLOAT, (long) (o + c) * blocks + (k0 + k) / block));
                 ((FloatVector) ByteVector.fromMemorySegment(Simd.Q, q, row + k0 + k, LE).convertShape(VectorOperators.B2F, F, 0))
                         .mul(scale).intoMemorySegment(scratch, at(to + k), LE);
@@ -399,6 +399,14 @@ public final class MatMul {
                 a33.reduceLanes(VectorOperators.ADD));
     }
 
+    /** out[t, o] = s + bias[o] (bias may be null): the end of every one-row dot product. */
+    static void store1(MemorySegment out, MemorySegment bias, int t, int OC, int o, float s) {
+        if (bias != null) {
+            s += bias.getAtIndex(FLOAT, o);
+        }
+        out.setAtIndex(FLOAT, (long) t * OC + o, s);
+    }
+
     /** out[t, o..o+3] = s0..s3 + bias[o..o+3] (bias may be null): the end of every four-row dot product. */
     static void store4(MemorySegment out, MemorySegment bias, int t, int OC, int o, float s0, float s1, float s2, float s3) {
         if (bias != null) {
@@ -427,9 +435,6 @@ public final class MatMul {
         for (; i < C; i++) {
             s += weight.getAtIndex(FLOAT, w + i) * in.getAtIndex(FLOAT, x + i);
         }
-        if (bias != null) {
-            s += bias.getAtIndex(FLOAT, o);
-        }
-        out.setAtIndex(FLOAT, (long) t * OC + o, s);
+        store1(out, bias, t, OC, o, s);
     }
 }

@@ -147,10 +147,7 @@ public final class MatMulBf16 {
         for (int i = 2 * p; i < C; i++) {
             s += Simd.bf16(weight, w + i) * input(inSplit, t, C, i);
         }
-        if (bias != null) {
-            s += bias.getAtIndex(FLOAT, o);
-        }
-        out.setAtIndex(FLOAT, (long) t * OC + o, s);
+        MatMul.store1(out, bias, t, OC, o, s);
     }
 
     /** Element i of row t of the original input, read back from its split layout. */

@@ -40,9 +40,9 @@ public final class MatMulQ8 {
             }
         }
         boolean vectors = weight.block() % (2 * F.length()) == 0;
-        for (; o + MatMul.ROWS <= ocTo; o += MatMul.ROWS) {
-            if (T >= MatMul.ROWS && vectors) {
-                // A batch: four weight rows widened once, then every input row against them as fp32.
+        if (T >= MatMul.ROWS && vectors) {
+            // A batch: four weight rows widened once, then every input row against them as fp32.
+            for (; o + MatMul.ROWS <= ocTo; o += MatMul.ROWS) {
                 widen4(scratch, weight, o, C);
                 int t = 0;
                 for (; t + MatMul.ROWS <= T; t += MatMul.ROWS) {
@@ -51,18 +51,10 @@ public final class MatMulQ8 {
                 for (; t < T; t++) {
                     MatMul.dot4(out, in, scratch, 0, bias, t, C, OC, o);
                 }
-            } else {
-                for (int t = 0; t < T; t++) {
-                    for (int r = 0; r < MatMul.ROWS; r++) {
-                        if (vectors) {
-                            dot(out, in, weight, bias, t, C, OC, o + r);
-                        } else {
-                            dot1(out, in, weight, bias, t, C, OC, o + r);
-                        }
-                    }
-                }
             }
         }
+        // Decode (fewer rows than four), blocks narrower than two vectors, and the channels left over: one weight
+        // row at a time.
         for (; o < ocTo; o++) {
             for (int t = 0; t < T; t++) {
                 if (vectors) {
@@ -126,11 +118,7 @@ public final class MatMulQ8 {
             }
             a0 = p0.fma(FloatVector.broadcast(F, scales.getAtIndex(FLOAT, s + b)), a0);
         }
-        float sum = a0.add(a1).reduceLanes(VectorOperators.ADD);
-        if (bias != null) {
-            sum += bias.getAtIndex(FLOAT, o);
-        }
-        out.setAtIndex(FLOAT, (long) t * OC + o, sum);
+        MatMul.store1(out, bias, t, OC, o, a0.add(a1).reduceLanes(VectorOperators.ADD));
     }
 
     /**
@@ -166,9 +154,6 @@ public final class MatMulQ8 {
             }
             s += partial * scales.getAtIndex(FLOAT, (long) o * blocks + b);
         }
-        if (bias != null) {
-            s += bias.getAtIndex(FLOAT, o);
-        }
-        out.setAtIndex(FLOAT, (long) t * OC + o, s);
+        MatMul.store1(out, bias, t, OC, o, s);
     }
 }
