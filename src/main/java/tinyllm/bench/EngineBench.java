@@ -78,15 +78,20 @@ public final class EngineBench {
         int from = Math.max(0, context - start - window / 2), to = Math.min(steps.length, from + window);
         from = Math.max(0, to - window);
         // The median resists the odd step that a page fault or another process stretched.
-        long[] slice = java.util.Arrays.copyOfRange(steps, from, to);
-        java.util.Arrays.sort(slice);
-        return 1e9 / slice[slice.length / 2];
+        return 1e9 / median(steps, from, to);
+    }
+
+    /** The median of steps[from, to). */
+    private static long median(long[] steps, int from, int to) {
+        long[] sorted = java.util.Arrays.copyOfRange(steps, from, to);
+        java.util.Arrays.sort(sorted);
+        return sorted[sorted.length / 2];
     }
 
     /**
      * Tokens/s over every step of {@link #decodeSteps}, slow ones included: what a stream of tokens averages. The
      * medians above leave out the odd stretched step; this does not, so the two side by side show what the stalls
-     * cost (on our 2-core VM some 4 % of decode steps took 80-250 ms, every 0.3-0.45 s of wall time).
+     * cost (on our 2-core VM some 4 % of decode steps took 25-250 ms: the host's, see the README).
      */
     public static double meanTokensPerSecond(long[] steps) {
         long total = 0;
@@ -96,9 +101,7 @@ public final class EngineBench {
 
     /** How many steps of {@link #decodeSteps} took more than three times the median step. */
     public static int stalledSteps(long[] steps) {
-        long[] sorted = steps.clone();
-        java.util.Arrays.sort(sorted);
-        long median = sorted[sorted.length / 2];
+        long median = median(steps, 0, steps.length);
         int stalled = 0;
         for (long step : steps) if (step > 3 * median) stalled++;
         return stalled;
