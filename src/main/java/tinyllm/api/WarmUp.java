@@ -17,7 +17,7 @@ import tinyllm.model.Weights;
  * <p>Until C2 compiles a Vector API kernel it runs in the interpreter or C1 at a small fraction of its
  * speed, so the first tokens of a fresh JVM are slow: on the 124M shape a 4-token prompt took ~1.4 s and
  * the first decode steps ~50-80 ms instead of ~12. The warm-up runs a tiny random GPT-2 of the same
- * storage type (one layer, one head of 64 channels as in GPT-2, 61 tokens, a context of 48) through the real path,
+ * storage type (one layer, one head of 64 channels as in GPT-2, 61 tokens, a context of 96) through the real path,
  * {@link Model#newSession(int)}, {@link Session#prefill}, {@link Session#append} and
  * {@link Session#argmax}, over prompts long enough for the GEMM and short enough for the decode kernels,
  * round after round, so the JIT compiles exactly the code the real model runs, while the caller loads its
@@ -32,11 +32,13 @@ public final class WarmUp implements AutoCloseable {
     static final long LIMIT_NANOS = 20_000_000_000L;
     private static final GPT2Config TINY_FP32 = new GPT2Config(MatMul.GEMM_MIN_ROWS + 16, 61, 64, 1, 1, 64, DType.FP32);
 
+    private final DType dtype;
     private final Thread thread;
     private volatile boolean stop;
     private volatile int rounds;
 
     private WarmUp(DType dtype) {
+        this.dtype = dtype;
         GPT2Config tiny = new GPT2Config(TINY_FP32.maxSeqLen(), TINY_FP32.vocabSize(), TINY_FP32.vocabPadded(),
                 TINY_FP32.layers(), TINY_FP32.heads(), TINY_FP32.channels(), dtype);
         thread = Thread.ofPlatform().daemon().name("tinyllm-warm-up").unstarted(() -> run(tiny));
@@ -46,6 +48,11 @@ public final class WarmUp implements AutoCloseable {
         WarmUp warmUp = new WarmUp(dtype);
         warmUp.thread.start();
         return warmUp;
+    }
+
+    /** The storage type whose kernels it compiles. */
+    public DType dtype() {
+        return dtype;
     }
 
     /** Rounds of prompt and decode steps done so far. */
@@ -60,12 +67,15 @@ public final class WarmUp implements AutoCloseable {
         try (Model model = random(tiny); Session session = model.newSession(tiny.maxSeqLen())) {
             while (!stop && System.nanoTime() < deadline) {
                 session.reset();
-                session.prefill(tokens, 0, MatMul.GEMM_MIN_ROWS); // enough rows for the GEMM
-                if (stop) break;
-                session.prefill(tokens, MatMul.GEMM_MIN_ROWS, 3); // too few rows to pack: the decode kernels, batched
+                // A short prompt's kernels first (four rows at a time and one left over, then decode steps): every
+                // run needs them, and a short run needs nothing else. With the launcher's foreground compilation
+                // of the kernels, the first round's order is the order C2 compiles them in.
+                session.prefill(tokens, 0, MatMul.ROWS + 1);
                 for (int step = 0; step < 8 && !stop; step++) {
                     session.append(session.argmax());
                 }
+                if (stop) break;
+                session.prefill(tokens, session.position(), MatMul.GEMM_MIN_ROWS); // enough rows for the GEMM: a long prompt's
                 rounds++;
             }
         }

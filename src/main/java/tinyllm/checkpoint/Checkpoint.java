@@ -98,6 +98,24 @@ public final class Checkpoint {
         }
     }
 
+    /**
+     * The storage type a checkpoint's header names, or null if {@code path} is not a readable checkpoint with a
+     * valid header: a peek of a few bytes, for choosing what to warm up before {@link #open} says what is wrong.
+     */
+    public static DType storageType(Path path) {
+        if (!Files.isRegularFile(path)) return null;
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+            ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
+            while (header.hasRemaining() && channel.read(header, header.position()) >= 0) { }
+            if (header.hasRemaining()) return null;
+            int[] ints = new int[HEADER_INTS];
+            header.flip().order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(ints);
+            return parseHeader(path, ints).dtype();
+        } catch (IOException | TinyLlmException e) {
+            return null; // not ours to report: open() will say what is wrong with it
+        }
+    }
+
     /** {@link #open(Path, Arena, boolean)}, mapping the file. */
     public static Checkpoint open(Path path, Arena arena) {
         return open(path, arena, true);

@@ -7,6 +7,7 @@ import java.io.PrintStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -32,6 +33,7 @@ import tinyllm.api.Sampler;
 import tinyllm.api.Session;
 import tinyllm.api.TokenChooser;
 import tinyllm.api.WarmUp;
+import tinyllm.checkpoint.Checkpoint;
 import tinyllm.model.DType;
 import tinyllm.model.GPT2Config;
 import tinyllm.tokenizer.GPT2Tokenizer;
@@ -109,9 +111,11 @@ final class GenerateCommand implements Callable<Integer> {
     private final Terminal terminal;
     private final Path defaultModel;
     private final URI hub;
+    private WarmUp early;
 
     /** @param defaultModel the checkpoint without --model; @param hub where a first run downloads it from (null: the real hub) */
-    GenerateCommand(PrintStream out, PrintStream err, Terminal terminal, Path defaultModel, URI hub) {
+    GenerateCommand(PrintStream out, PrintStream err, Terminal terminal, Path defaultModel, URI hub, WarmUp early) {
+        this.early = early;
         this.out = out;
         this.err = err;
         this.terminal = terminal;
@@ -133,7 +137,7 @@ final class GenerateCommand implements Callable<Integer> {
         long loadStart = System.nanoTime();
         // The model first (a header check and a mapping: milliseconds), so the kernels can warm up for its
         // storage type on another core while the tokenizer loads and the prompt is read.
-        try (Model m = Model.open(model, threadCount, mapping.map()); WarmUp warmUp = Model.warmUp(m.config().dtype())) {
+        try (Model m = Model.open(model, threadCount, mapping.map()); WarmUp warmUp = warmUpFor(m.config().dtype())) {
             long openNanos = System.nanoTime() - loadStart;
             GPT2Config config = m.config();
             if (!config.fits(1, maxLength)) {
@@ -146,15 +150,62 @@ final class GenerateCommand implements Callable<Integer> {
             long sessionStart = System.nanoTime();
             // Sized to the request: a full-context session would allocate (and the OS zero) ~90 MB on the 124M shape.
             try (Session session = m.newSession(Math.min(promptTokens.length + maxLength, config.maxSeqLen()))) {
-                warmUp.close();
-                generate(session, promptTokens, tokenizer, generator, openNanos + System.nanoTime() - sessionStart, m);
+                long loadNanos = openNanos + System.nanoTime() - sessionStart;
+                long waitStart = System.nanoTime();
+                warmUp.close(); // waits for the step in hand: the JIT compiling a kernel the prompt needs too
+                generate(session, promptTokens, tokenizer, generator, new Startup(loadNanos, System.nanoTime() - waitStart), m);
             }
         }
         return 0;
     }
 
+    /**
+     * The kernels' warm-up for {@code dtype}: the one {@code Main} started before the command line was parsed,
+     * if it guessed this storage type, else a new one.
+     */
+    private WarmUp warmUpFor(DType dtype) {
+        WarmUp early = this.early;
+        this.early = null;
+        if (early != null && early.dtype() == dtype) {
+            return early;
+        }
+        if (early != null) {
+            early.close();
+        }
+        return Model.warmUp(dtype);
+    }
+
+    /**
+     * A warm-up started first thing in {@code main}, before picocli parses the command line, for a
+     * {@code generate} run: its storage type is read from the header of the checkpoint the arguments name
+     * (or the default one). Null when there is nothing to warm up for (help, version, no readable checkpoint).
+     * The command itself checks everything again and says what is wrong; this only guesses early.
+     */
+    static WarmUp earlyWarmUp(String[] args) {
+        if (args.length == 0 || !args[0].equals("generate")) return null;
+        String model = DEFAULT_MODEL;
+        for (int i = 1; i < args.length; i++) {
+            switch (args[i]) {
+                case "-h", "--help", "-V", "--version" -> {
+                    return null;
+                }
+                case "--model" -> model = i + 1 < args.length ? args[++i] : model;
+                default -> model = args[i].startsWith("--model=") ? args[i].substring("--model=".length()) : model;
+            }
+        }
+        try {
+            DType dtype = Checkpoint.storageType(Path.of(model));
+            return dtype == null ? null : Model.warmUp(dtype);
+        } catch (InvalidPathException e) {
+            return null;
+        }
+    }
+
+    /** Time from the command to its first prompt row: loading, and waiting for the warm-up to let go of the cores. */
+    record Startup(long loadNanos, long warmUpNanos) { }
+
     /** The generation itself, streamed; then the stats line. */
-    private void generate(Session session, int[] promptTokens, GPT2Tokenizer tokenizer, Generator generator, long loadNanos, Model m) {
+    private void generate(Session session, int[] promptTokens, GPT2Tokenizer tokenizer, Generator generator, Startup startup, Model m) {
         int[] generated = new int[maxLength];
         if (!showSteps) {
             out.print(styled("Prompt:    ", Style.bold) + styled(tokenizer.decode(promptTokens), Style.faint) + "\n"
@@ -179,9 +230,9 @@ final class GenerateCommand implements Callable<Integer> {
         } else {
             out.println(terminal.colour() ? Style.reset.on() : "");
         }
-        out.println(stats(promptTokens.length, generator.chooser().describe(), loadNanos, result, m.threads()));
+        out.println(stats(promptTokens.length, generator.chooser().describe(), startup, result, m.threads()));
         if (statsJson != null) {
-            writeStatsJson(statsJson, promptTokens.length, loadNanos, result, m);
+            writeStatsJson(statsJson, promptTokens.length, startup, result, m);
         }
     }
 
@@ -303,12 +354,13 @@ final class GenerateCommand implements Callable<Integer> {
     }
 
     /** The stats line's figures for scripts; rates are null where there was nothing to time. */
-    static void writeStatsJson(Path file, int promptTokens, long loadNanos, Generator.Result r, Model m) {
+    static void writeStatsJson(Path file, int promptTokens, Startup startup, Generator.Result r, Model m) {
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("prompt_tokens", promptTokens);
         json.put("new_tokens", r.newTokens());
         json.put("stop_reason", r.stopReason().name().toLowerCase(Locale.ROOT));
-        json.put("load_ms", loadNanos / 1e6);
+        json.put("load_ms", startup.loadNanos() / 1e6);
+        json.put("warm_up_wait_ms", startup.warmUpNanos() / 1e6);
         json.put("prefill_ms", r.prefillNanos() / 1e6);
         json.put("decode_ms", r.decodeNanos() / 1e6);
         json.put("decode_steps", r.decodeSteps());
@@ -324,7 +376,7 @@ final class GenerateCommand implements Callable<Integer> {
         }
     }
 
-    static String stats(int promptTokens, String method, long loadNanos, Generator.Result r, int threads) {
+    static String stats(int promptTokens, String method, Startup startup, Generator.Result r, int threads) {
         double perToken = r.decodeSteps() == 0 ? Double.NaN : r.decodeNanos() / 1e6 / r.decodeSteps();
         String stop = switch (r.stopReason()) {
             case MAX_TOKENS -> "";
@@ -332,8 +384,10 @@ final class GenerateCommand implements Callable<Integer> {
             case STOP_STRING -> ", stopped at a stop string";
         };
         return String.format(Locale.ROOT,
-                "Stats: %d prompt tokens, %d new tokens%s, %s, %d threads | load %.0f ms | prompt %.1f ms | %s ms/token | %s tokens/s",
-                promptTokens, r.newTokens(), stop, method, threads, loadNanos / 1e6, r.prefillNanos() / 1e6,
+                "Stats: %d prompt tokens, %d new tokens%s, %s, %d threads | load %.0f ms | warm-up wait %.0f ms | prompt %.1f ms"
+                        + " | %s ms/token | %s tokens/s",
+                promptTokens, r.newTokens(), stop, method, threads, startup.loadNanos() / 1e6, startup.warmUpNanos() / 1e6,
+                r.prefillNanos() / 1e6,
                 r.decodeSteps() == 0 ? "n/a" : String.format(Locale.ROOT, "%.2f", perToken),
                 r.decodeSteps() == 0 ? "n/a" : String.format(Locale.ROOT, "%.1f", 1000 / perToken));
     }

@@ -17,6 +17,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 import tinyllm.TinyLlmException;
+import tinyllm.api.WarmUp;
 import tinyllm.kernels.Simd;
 
 /** The {@code tinyllm} command: parses flags, runs a subcommand, turns failures into one-line errors. */
@@ -62,7 +63,9 @@ public final class Main implements Runnable {
         // UTF-8 whatever the platform charset: tokens are text from every script, and the step arrow is U+2192.
         PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
         PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8);
-        int code = run(args, out, err, Terminal.detect());
+        // Before anything else: the JIT's work on the kernels is what a short generate run waits for most.
+        WarmUp early = GenerateCommand.earlyWarmUp(args);
+        int code = run(args, out, err, Terminal.detect(), Path.of(GenerateCommand.DEFAULT_MODEL), null, early);
         out.flush();
         err.flush();
         System.exit(code);
@@ -70,21 +73,25 @@ public final class Main implements Runnable {
 
     /** Runs the command line in process, as tests do; returns the exit code. */
     public static int run(String[] args, PrintStream out, PrintStream err, Terminal terminal) {
-        return run(args, out, err, terminal, Path.of(GenerateCommand.DEFAULT_MODEL), null);
+        return run(args, out, err, terminal, Path.of(GenerateCommand.DEFAULT_MODEL), null, null);
     }
 
-    /** As above, with another default model and hub to fetch it from (tests of the first run). */
-    static int run(String[] args, PrintStream out, PrintStream err, Terminal terminal, Path defaultModel, URI hub) {
+    /**
+     * As above, with another default model and hub to fetch it from (tests of the first run), and a kernel
+     * warm-up already started for {@code generate} (or null).
+     */
+    static int run(String[] args, PrintStream out, PrintStream err, Terminal terminal, Path defaultModel, URI hub, WarmUp early) {
         try {
-            return execute(args, out, err, terminal, defaultModel, hub);
+            return execute(args, out, err, terminal, defaultModel, hub, early);
         } catch (Throwable e) {
             // Building the command line failed (a bug of ours in an annotation, say): still one line, not a trace.
             return report(e, java.util.Arrays.asList(args).contains("--verbose"), new PrintWriter(err, true));
         }
     }
 
-    private static int execute(String[] args, PrintStream out, PrintStream err, Terminal terminal, Path defaultModel, URI hub) {
-        Factory factory = new Factory(out, err, terminal, defaultModel, hub);
+    private static int execute(String[] args, PrintStream out, PrintStream err, Terminal terminal, Path defaultModel, URI hub,
+                               WarmUp early) {
+        Factory factory = new Factory(out, err, terminal, defaultModel, hub, early);
         Main main = new Main();
         CommandLine cli = new CommandLine(main, factory);
         for (Class<?> command : commandsFor(args)) {
@@ -146,10 +153,11 @@ public final class Main implements Runnable {
     }
 
     /** Subcommands get the output stream and terminal of this run, so tests can capture them. */
-    private record Factory(PrintStream out, PrintStream err, Terminal terminal, Path defaultModel, URI hub) implements CommandLine.IFactory {
+    private record Factory(PrintStream out, PrintStream err, Terminal terminal, Path defaultModel, URI hub, WarmUp early)
+            implements CommandLine.IFactory {
         @Override
         public <K> K create(Class<K> cls) throws Exception {
-            if (cls == GenerateCommand.class) return cls.cast(new GenerateCommand(out, err, terminal, defaultModel, hub));
+            if (cls == GenerateCommand.class) return cls.cast(new GenerateCommand(out, err, terminal, defaultModel, hub, early));
             if (cls == SyntheticCommand.class) return cls.cast(new SyntheticCommand(out));
             if (cls == BenchCommand.class) return cls.cast(new BenchCommand(out));
             if (cls == ConvertCommand.class) return cls.cast(new ConvertCommand(out));

@@ -42,7 +42,7 @@ class FirstRunAndPipeTest {
     Run generate(Terminal terminal, Path defaultModel, URI hub, String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
         int code = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
-                terminal, defaultModel, hub);
+                terminal, defaultModel, hub, null);
         return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 

@@ -38,7 +38,7 @@ class GenerateCommandTest {
                 "--tokens", "10,200,257,499", "--max-length", "5", "--threads", "1");
         assertEquals(0, run.exitCode(), run.err());
         String stats = run.out().lines().filter(l -> l.startsWith("Stats:")).findFirst().orElseThrow();
-        assertTrue(stats.matches("Stats: 4 prompt tokens, 5 new tokens, greedy, 1 threads \\| load \\d+ ms \\| prompt [\\d.]+ ms"
+        assertTrue(stats.matches("Stats: 4 prompt tokens, 5 new tokens, greedy, 1 threads \\| load \\d+ ms \\| warm-up wait \\d+ ms \\| prompt [\\d.]+ ms"
                 + " \\| [\\d.]+ ms/token \\| [\\d.]+ tokens/s"), stats);
         assertTrue(!run.out().contains("Step "), "no steps without --show-steps");
     }
@@ -68,7 +68,7 @@ class GenerateCommandTest {
         assertEquals(5, stats.get("decode_steps").asInt());
         // micro: L=2 C=48 V=500 maxT=64; all parameters but 12 padding rows of wte and 63 rows of wpe, in fp32.
         assertEquals((84_288L - 12 * 48 - 63 * 48) * 4, stats.get("weights_bytes_per_token").asLong());
-        for (String key : new String[] {"load_ms", "prefill_ms", "decode_ms", "prefill_tokens_per_s", "decode_tokens_per_s"}) {
+        for (String key : new String[] {"load_ms", "warm_up_wait_ms", "prefill_ms", "decode_ms", "prefill_tokens_per_s", "decode_tokens_per_s"}) {
             assertTrue(stats.get(key).asDouble() > 0, key + " in " + stats);
         }
     }
