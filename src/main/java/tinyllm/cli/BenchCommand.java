@@ -63,8 +63,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--quick", description = "Fewer repeats and a decode run to context 260 only: a rough look in seconds.")
     boolean quick;
 
-    @Option(names = "--cold", description = {"Instead: time fresh ./tinyllm generate processes, as a CLI user meets them",
-            "(wall, first step, stats), for a short and a 900-token prompt."})
+    @Option(names = "--cold", description = "Instead: time fresh ./tinyllm generate processes, as a CLI user meets them"
+            + " (wall, first step, stats), for a short and a 900-token prompt.")
     boolean cold;
 
     @Option(names = "--runs", paramLabel = "N", defaultValue = "3", description = "With --cold: processes per case; medians are shown (default: ${DEFAULT-VALUE}).")
