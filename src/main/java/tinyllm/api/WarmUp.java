@@ -122,6 +122,19 @@ public final class WarmUp implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits until the warm-up has run {@code rounds} rounds in all, or {@code timeoutNanos} have passed, or it
+     * stopped: for a program that can afford to wait for compiled kernels before its first real work (a
+     * server before it takes requests). True if the rounds were reached.
+     */
+    public boolean awaitRounds(int rounds, long timeoutNanos) throws InterruptedException {
+        long deadline = System.nanoTime() + timeoutNanos;
+        while (this.rounds < rounds && thread.isAlive() && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        return this.rounds >= rounds;
+    }
+
     /** Stops the warm-up and waits for it to finish the step it is in. */
     @Override
     public void close() {

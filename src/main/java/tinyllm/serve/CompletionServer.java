@@ -62,6 +62,7 @@ public final class CompletionServer implements AutoCloseable {
     private final Scheduler scheduler;
     private final WebServer server;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile boolean warmingUp;
 
     private CompletionServer(Model model, String modelName, Options options) {
         this.model = model;
@@ -101,6 +102,14 @@ public final class CompletionServer implements AutoCloseable {
             throw new TinyLlmException("cannot listen on " + options.host() + ":" + options.port() + ": " + e.getMessage());
         }
         return new CompletionServer(model, modelName, options);
+    }
+
+    /**
+     * While true, {@code GET /health} answers 503 (code {@code warming_up}): the kernels are still being compiled,
+     * so a request would be served, but slowly. A load balancer or a script waiting for 200 then gets full speed.
+     */
+    public void warmingUp(boolean warming) {
+        this.warmingUp = warming;
     }
 
     /** The port listened on (the one chosen when the options asked for 0). */
@@ -166,6 +175,11 @@ public final class CompletionServer implements AutoCloseable {
     private void health(ServerRequest req, ServerResponse res) {
         if (!scheduler.accepting()) {
             error(res, Scheduler.shuttingDown());
+            return;
+        }
+        if (warmingUp) {
+            error(res, new ApiException(503, "server_error", null, "warming_up",
+                    "the server is compiling its kernels; requests are taken, but served slowly until this answers 200"));
             return;
         }
         json(res, 200, JSON.createObjectNode().put("status", "ok"));

@@ -148,4 +148,18 @@ class CompletionErrorsTest {
         assertEquals(200, ok.status());
         assertEquals(200, Http.get(server, "/health").statusCode());
     }
+
+    @Test
+    void healthSaysWarmingUpWhileTheKernelsCompileAndRequestsAreStillServed() throws Exception {
+        server.warmingUp(true);
+        try {
+            var health = Http.get(server, "/health");
+            assertEquals(503, health.statusCode());
+            assertEquals("warming_up", Http.JSON.readTree(health.body()).path("error").path("code").asText(), health.body());
+            assertEquals(200, Http.post(server, "{\"prompt\": [10, 200], \"max_tokens\": 2, \"temperature\": 0}").status());
+        } finally {
+            server.warmingUp(false);
+        }
+        assertEquals(200, Http.get(server, "/health").statusCode());
+    }
 }
