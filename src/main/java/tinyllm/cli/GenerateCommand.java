@@ -135,8 +135,9 @@ final class GenerateCommand implements Callable<Integer> {
         }
 
         long loadStart = System.nanoTime();
-        // The model first (a header check and a mapping: milliseconds), so the kernels can warm up for its
-        // storage type on another core while the tokenizer loads and the prompt is read.
+        // The model first (a header check and a mapping: milliseconds): the kernels warm up for its storage type on
+        // another core (main's early warm-up if it guessed the type, else one started now) while the tokenizer
+        // loads and the prompt is read.
         try (Model m = Model.open(model, threadCount, mapping.map()); WarmUp warmUp = warmUpFor(m.config().dtype())) {
             long openNanos = System.nanoTime() - loadStart;
             GPT2Config config = m.config();
