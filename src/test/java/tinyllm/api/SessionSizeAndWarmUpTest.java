@@ -79,13 +79,13 @@ class SessionSizeAndWarmUpTest {
         for (DType dtype : DType.values()) {
             WarmUp warmUp = Model.warmUp(dtype);
             assertTrue(warmUpRunning(), "Model.warmUp starts one");
-            long deadline = System.nanoTime() + 60_000_000_000L;
-            while (warmUp.rounds() < 2 && System.nanoTime() < deadline) {
-                Thread.sleep(10);
-            }
+            assertEquals(dtype, warmUp.dtype());
+            assertFalse(warmUp.awaitRounds(Integer.MAX_VALUE, 0), "no wait past the timeout");
+            assertTrue(warmUp.awaitRounds(2, 60_000_000_000L), dtype + ": awaitRounds returns once the rounds are reached");
             warmUp.close();
             assertTrue(warmUp.rounds() >= 2, dtype + ": the tiny model ran through prompts and decode steps");
             assertFalse(warmUpRunning(), "close() stops it");
+            assertFalse(warmUp.awaitRounds(warmUp.rounds() + 1, 60_000_000_000L), "a stopped warm-up is not waited for");
         }
     }
 }
