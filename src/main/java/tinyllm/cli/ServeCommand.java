@@ -96,6 +96,7 @@ final class ServeCommand implements Callable<Integer> {
             // The kernels compiled before the first request, not during it (its first tokens took 1.5-2 s instead of
             // 0.4 s): the warm-up starts with the web server, which answers /health with 503 until the warm-up's
             // rounds run at compiled speed.
+            out.printf("tinyllm serve: starting %s and compiling its kernels (/health answers 503 until they are) ...%n", name);
             try (WarmUp warmUp = Model.warmUp(m.config().dtype())) {
                 server = CompletionServer.start(m, name, options);
                 server.warmingUp(true);
