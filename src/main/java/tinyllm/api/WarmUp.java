@@ -78,6 +78,9 @@ public final class WarmUp implements AutoCloseable {
                 session.prefill(tokens, session.position(), MatMul.GEMM_MIN_ROWS); // enough rows for the GEMM: a long prompt's
                 rounds++;
             }
+        } catch (Throwable e) {
+            // Best effort, never a failure of its own: whatever stops it here (a JVM without the Vector API module,
+            // say) stops the real work too, which reports it in one line; a stack trace from this thread would not.
         }
     }
 

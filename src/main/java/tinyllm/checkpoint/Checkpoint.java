@@ -105,11 +105,10 @@ public final class Checkpoint {
     public static DType storageType(Path path) {
         if (!Files.isRegularFile(path)) return null;
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
-            ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
-            while (header.hasRemaining() && channel.read(header, header.position()) >= 0) { }
-            if (header.hasRemaining()) return null;
+            ByteBuffer header = readHeader(channel);
+            if (header.remaining() < HEADER_BYTES) return null;
             int[] ints = new int[HEADER_INTS];
-            header.flip().order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(ints);
+            header.order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(ints);
             return parseHeader(path, ints).dtype();
         } catch (IOException | TinyLlmException e) {
             return null; // not ours to report: open() will say what is wrong with it
@@ -145,9 +144,7 @@ public final class Checkpoint {
         }
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
             long fileSize = channel.size();
-            ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
-            while (header.hasRemaining() && channel.read(header, header.position()) >= 0) { }
-            GPT2Config config = read(path, header.flip(), fileSize);
+            GPT2Config config = read(path, readHeader(channel), fileSize);
             long parameterBytes = fileSize - HEADER_BYTES;
             MemorySegment parameters = map
                     ? uniform(channel.map(FileChannel.MapMode.READ_ONLY, HEADER_BYTES, parameterBytes, arena), arena)
@@ -158,6 +155,13 @@ public final class Checkpoint {
         } catch (IOException e) {
             throw TinyLlmException.io("cannot read checkpoint", path, e);
         }
+    }
+
+    /** The file's first {@link #HEADER_BYTES} bytes, or all of a shorter file, from position 0 to the limit. */
+    private static ByteBuffer readHeader(FileChannel channel) throws IOException {
+        ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
+        while (header.hasRemaining() && channel.read(header, header.position()) >= 0) { }
+        return header.flip();
     }
 
     /**

@@ -112,6 +112,7 @@ final class GenerateCommand implements Callable<Integer> {
     private final Path defaultModel;
     private final URI hub;
     private WarmUp early;
+    private long mismatchedWarmUpNanos;
 
     /** @param defaultModel the checkpoint without --model; @param hub where a first run downloads it from (null: the real hub) */
     GenerateCommand(PrintStream out, PrintStream err, Terminal terminal, Path defaultModel, URI hub, WarmUp early) {
@@ -139,7 +140,7 @@ final class GenerateCommand implements Callable<Integer> {
         // another core (main's early warm-up if it guessed the type, else one started now) while the tokenizer
         // loads and the prompt is read.
         try (Model m = Model.open(model, threadCount, mapping.map()); WarmUp warmUp = warmUpFor(m.config().dtype())) {
-            long openNanos = System.nanoTime() - loadStart;
+            long openNanos = System.nanoTime() - loadStart - mismatchedWarmUpNanos;
             GPT2Config config = m.config();
             if (!config.fits(1, maxLength)) {
                 throw new TinyLlmException("--max-length " + maxLength + " leaves no room for a prompt in the model's context of "
@@ -154,7 +155,8 @@ final class GenerateCommand implements Callable<Integer> {
                 long loadNanos = openNanos + System.nanoTime() - sessionStart;
                 long waitStart = System.nanoTime();
                 warmUp.close(); // waits for the step in hand: the JIT compiling a kernel the prompt needs too
-                generate(session, promptTokens, tokenizer, generator, new Startup(loadNanos, System.nanoTime() - waitStart), m);
+                long waitNanos = System.nanoTime() - waitStart + mismatchedWarmUpNanos;
+                generate(session, promptTokens, tokenizer, generator, new Startup(loadNanos, waitNanos), m);
             }
         }
         return 0;
@@ -171,7 +173,9 @@ final class GenerateCommand implements Callable<Integer> {
             return early;
         }
         if (early != null) {
-            early.close();
+            long start = System.nanoTime();
+            early.close(); // for another storage type: its step in hand is waited for, and counted as warm-up wait
+            mismatchedWarmUpNanos = System.nanoTime() - start;
         }
         return Model.warmUp(dtype);
     }
@@ -202,7 +206,10 @@ final class GenerateCommand implements Callable<Integer> {
         }
     }
 
-    /** Time from the command to its first prompt row: loading, and waiting for the warm-up to let go of the cores. */
+    /**
+     * Before the first prompt row: loading (opening the checkpoint and making the session; the tokenizer and the
+     * prompt's reading are not counted), and waiting for the warm-up to let go of the cores.
+     */
     record Startup(long loadNanos, long warmUpNanos) { }
 
     /** The generation itself, streamed; then the stats line. */

@@ -92,31 +92,36 @@ final class ServeCommand implements Callable<Integer> {
                 Math.max(stepTokens, maxBatch), CompletionServer.Options.defaults().maxBodyBytes());
         try (Model m = Model.open(model, threadCount, mapping.map())) {
             String name = model.getFileName().toString().replaceFirst("\\.bin$", "");
-            CompletionServer server;
             // The kernels compiled before the first request, not during it (its first tokens took 1.5-2 s instead of
-            // 0.4 s): the warm-up starts with the web server, which answers /health with 503 until the warm-up's
-            // rounds run at compiled speed.
+            // 0.4 s): the warm-up starts with the web server, which answers /health with 503 from its first request
+            // until the warm-up's rounds run at compiled speed. Requests are taken meanwhile, and so are signals.
             out.printf("tinyllm serve: starting %s and compiling its kernels (/health answers 503 until they are) ...%n", name);
-            try (WarmUp warmUp = Model.warmUp(m.config().dtype())) {
-                server = CompletionServer.start(m, name, options);
-                server.warmingUp(true);
-                warmUp.awaitRounds(WARM_UP_ROUNDS, WARM_UP_LIMIT.toNanos());
-            }
-            server.warmingUp(false);
             CountDownLatch stopped = new CountDownLatch(1);
-            Runnable drain = () -> {
-                out.println("tinyllm serve: shutting down: no new requests, waiting up to " + drainSeconds + " s for running ones");
-                boolean drained = server.shutdown(Duration.ofSeconds(drainSeconds));
-                out.println(drained ? "tinyllm serve: stopped" : "tinyllm serve: stopped, cutting off requests still running");
-                stopped.countDown();
-            };
-            // Handled here rather than by a shutdown hook, so that a drained server exits 0, not 143. sun.misc.Signal
-            // (module jdk.unsupported) is the JDK's only way to do so; javac warns that it is internal.
-            for (String signal : new String[] {"TERM", "INT"}) {
-                Signal.handle(new Signal(signal), s -> Thread.ofPlatform().name("tinyllm-shutdown").start(drain));
+            try (WarmUp warmUp = Model.warmUp(m.config().dtype())) {
+                CompletionServer server = CompletionServer.start(m, name, options, true);
+                Runnable drain = () -> {
+                    warmUp.close(); // if still warming up: the wait below ends, the cores go to the requests
+                    out.println("tinyllm serve: shutting down: no new requests, waiting up to " + drainSeconds + " s for running ones");
+                    boolean drained = server.shutdown(Duration.ofSeconds(drainSeconds));
+                    out.println(drained ? "tinyllm serve: stopped" : "tinyllm serve: stopped, cutting off requests still running");
+                    stopped.countDown();
+                };
+                // Handled here rather than by a shutdown hook, so that a drained server exits 0, not 143. sun.misc.Signal
+                // (module jdk.unsupported) is the JDK's only way to do so; javac warns that it is internal.
+                for (String signal : new String[] {"TERM", "INT"}) {
+                    Signal.handle(new Signal(signal), s -> Thread.ofPlatform().name("tinyllm-shutdown").start(drain));
+                }
+                boolean warm = warmUp.awaitRounds(WARM_UP_ROUNDS, WARM_UP_LIMIT.toNanos());
+                server.warmingUp(false);
+                if (stopped.getCount() > 0) {
+                    if (!warm) {
+                        out.println("tinyllm serve: the kernels' warm-up did not finish in " + WARM_UP_LIMIT.toSeconds()
+                                + " s; serving anyway, the first requests slower");
+                    }
+                    out.printf("tinyllm serve: %s on http://%s:%d/v1 (max batch %d, queue %d, %d threads)%n",
+                            name, host, server.port(), maxBatch, maxQueue, m.threads());
+                }
             }
-            out.printf("tinyllm serve: %s on http://%s:%d/v1 (max batch %d, queue %d, %d threads)%n",
-                    name, host, server.port(), maxBatch, maxQueue, m.threads());
             stopped.await();
         }
         return 0;

@@ -64,10 +64,11 @@ public final class CompletionServer implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile boolean warmingUp;
 
-    private CompletionServer(Model model, String modelName, Options options) {
+    private CompletionServer(Model model, String modelName, Options options, boolean warmingUp) {
         this.model = model;
         this.modelName = modelName;
         this.options = options;
+        this.warmingUp = warmingUp; // before the port opens, so /health never says 200 and then 503
         tokenizer.vocabulary();   // built once now, not on the first request
         this.scheduler = new Scheduler(model, options.maxBatch(), options.maxQueue(), options.stepTokens(), metrics);
         try {
@@ -94,6 +95,11 @@ public final class CompletionServer implements AutoCloseable {
      * @throws TinyLlmException when the address cannot be listened on
      */
     public static CompletionServer start(Model model, String modelName, Options options) {
+        return start(model, modelName, options, false);
+    }
+
+    /** As {@link #start(Model, String, Options)}, {@linkplain #warmingUp(boolean) warming up} from the first request if asked. */
+    public static CompletionServer start(Model model, String modelName, Options options, boolean warmingUp) {
         // Tried first, so that a port in use is one line for the user, not the web server's logged stack trace.
         try (ServerSocket probe = new ServerSocket()) {
             probe.setReuseAddress(true);
@@ -101,7 +107,7 @@ public final class CompletionServer implements AutoCloseable {
         } catch (IOException e) {
             throw new TinyLlmException("cannot listen on " + options.host() + ":" + options.port() + ": " + e.getMessage());
         }
-        return new CompletionServer(model, modelName, options);
+        return new CompletionServer(model, modelName, options, warmingUp);
     }
 
     /**

@@ -1,6 +1,7 @@
 package tinyllm.api;
 
 import java.lang.foreign.ValueLayout;
+import java.time.Duration;
 
 import org.junit.jupiter.api.Test;
 
@@ -10,6 +11,7 @@ import tinyllm.model.DType;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -80,12 +82,14 @@ class SessionSizeAndWarmUpTest {
             WarmUp warmUp = Model.warmUp(dtype);
             assertTrue(warmUpRunning(), "Model.warmUp starts one");
             assertEquals(dtype, warmUp.dtype());
-            assertFalse(warmUp.awaitRounds(Integer.MAX_VALUE, 0), "no wait past the timeout");
+            assertFalse(assertTimeoutPreemptively(Duration.ofSeconds(5), () -> warmUp.awaitRounds(Integer.MAX_VALUE, 0)),
+                    "no wait past the timeout");
             assertTrue(warmUp.awaitRounds(2, 60_000_000_000L), dtype + ": awaitRounds returns once the rounds are reached");
             warmUp.close();
             assertTrue(warmUp.rounds() >= 2, dtype + ": the tiny model ran through prompts and decode steps");
             assertFalse(warmUpRunning(), "close() stops it");
-            assertFalse(warmUp.awaitRounds(warmUp.rounds() + 1, 60_000_000_000L), "a stopped warm-up is not waited for");
+            assertFalse(assertTimeoutPreemptively(Duration.ofSeconds(5), () -> warmUp.awaitRounds(warmUp.rounds() + 1, 60_000_000_000L)),
+                    "a stopped warm-up is not waited for (its rounds would never come)");
         }
     }
 }
