@@ -99,17 +99,14 @@ public final class Checkpoint {
     }
 
     /**
-     * The storage type a checkpoint's header names, or null if {@code path} is not a readable checkpoint with a
-     * valid header: a peek of a few bytes, for choosing what to warm up before {@link #open} says what is wrong.
+     * The storage type a checkpoint's header names, or null if {@code path} is not a checkpoint that {@link #open}
+     * would accept (the same checks, {@link #read}, without mapping anything): a peek at the header, for choosing
+     * what to warm up before {@link #open} says what is wrong. Not a pipe or device: opening one could block.
      */
     public static DType storageType(Path path) {
         if (!Files.isRegularFile(path)) return null;
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
-            ByteBuffer header = readHeader(channel);
-            if (header.remaining() < HEADER_BYTES) return null;
-            int[] ints = new int[HEADER_INTS];
-            header.order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(ints);
-            return parseHeader(path, ints).dtype();
+            return read(path, readHeader(channel), channel.size()).dtype();
         } catch (IOException | TinyLlmException e) {
             return null; // not ours to report: open() will say what is wrong with it
         }
