@@ -19,15 +19,13 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import tinyllm.TinyLlmException;
-import tinyllm.api.Model;
-import tinyllm.serve.CompletionServer;
 import tinyllm.serve.LoadBench;
 
 /** {@code tinyllm bench serve}: load on the HTTP server from 1, 4 and 16 concurrent streams. */
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Measure the server under 1, 4 and 16 concurrent streaming clients.",
-                "Starts `tinyllm serve` in this process on a free loopback port (or drives",
-                "--url), warms it up, then for each level sends one request per client",
+                "Starts `tinyllm serve` as a process of its own on a free loopback port",
+                "(or drives --url), warms it up, then for each level sends one request per client",
                 "(a short prompt, 128 new tokens) and prints aggregate tokens/s, its",
                 "ratio to one stream, time to first token and inter-token latency."},
         footer = {"", "Example:", "  tinyllm synthetic --shape 124M && tinyllm bench serve --model weights/synthetic-124M.bin"})
@@ -77,17 +75,15 @@ final class ServeBenchCommand implements Callable<Integer> {
         if (!Files.exists(model)) {
             throw new TinyLlmException("no model at " + model + ": pass --model FILE (./tinyllm synthetic --shape 124M writes one)");
         }
-        int threadCount = threads.count();
-        try (Model m = Model.open(model, threadCount, mapping.map())) {
-            String name = model.getFileName().toString().replaceFirst("\\.bin$", "");
-            CompletionServer server = CompletionServer.start(m, name,
-                    new CompletionServer.Options("127.0.0.1", 0, most, most, Math.max(256, most), 1 << 20));
-            try {
-                out.printf("bench serve: %s, %d threads, server on 127.0.0.1:%d (in this process)%n", name, m.threads(), server.port());
-                return bench(URI.create("http://127.0.0.1:" + server.port()), name);
-            } finally {
-                server.close();
-            }
+        List<String> serve = new ArrayList<>(List.of("--model", model.toString(),
+                "--max-batch", String.valueOf(most), "--max-queue", String.valueOf(Math.max(64, most)),
+                "--threads", String.valueOf(threads.count())));
+        if (!mapping.map()) serve.add("--no-mmap");
+        out.printf("bench serve: starting `tinyllm serve` on a free loopback port (a process of its own) ...%n");
+        try (ServerProcess server = ServerProcess.start(serve, 120)) {
+            String name = name(server.url);
+            out.printf("bench serve: %s, %d threads, server at %s%n", name, threads.count(), server.url);
+            return bench(server.url, name);
         }
     }
 

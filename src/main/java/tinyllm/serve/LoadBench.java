@@ -92,6 +92,9 @@ public final class LoadBench {
         int n = 1;
         for (Iterator<String> lines = response.body().iterator(); lines.hasNext(); ) {
             String line = lines.next();
+            if (line.startsWith("data: {\"error\"")) {
+                throw new IOException("the server ended the stream with " + line.substring("data: ".length()));
+            }
             // Token events only: the finish event has "finish_reason":"length", [DONE] ends the stream.
             if (line.startsWith("data: {") && line.contains("\"finish_reason\":null") && n <= newTokens) {
                 arrivals[n++] = System.nanoTime();

@@ -102,6 +102,9 @@ class CompletionErrorsTest {
         var error = error("{\"prompt\": [1, 500]}", 400, "prompt", null);
         assertTrue(error.path("message").asText().contains("500"), error.toString());
         error("{\"prompt\": [-1]}", 400, "prompt", null);
+        // Text whose GPT-2 tokens lie beyond this model's 500: refused before the 200, not by the engine mid-stream.
+        var text = error("{\"prompt\": \"what happened to the quick brown fox?\", \"stream\": true}", 400, "prompt", null);
+        assertTrue(text.path("message").asText().contains("of the prompt's text is out of range"), text.toString());
     }
 
     @Test
