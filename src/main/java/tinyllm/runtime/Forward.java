@@ -2,6 +2,7 @@ package tinyllm.runtime;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import tinyllm.TinyLlmException;
 import tinyllm.kernels.Attention;
@@ -24,6 +25,12 @@ import tinyllm.model.Weights;
  * each run of rows against its own {@link KvCache}. Nothing is allocated on the Java heap after construction.
  */
 public final class Forward implements AutoCloseable {
+    /**
+     * Chunks of a matrix product or of attention per thread, claimed in turn rather than one equal share each:
+     * a thread that loses its core for a while (to the JIT compiler during a cold start, to another process on
+     * a busy host) no longer holds the others at the kernel's end; they take its chunks instead.
+     */
+    private static final int CHUNKS_PER_WORKER = 8;
     /** Below this many elements an element-wise kernel runs on the calling thread: a hand-off would cost more. */
     private static final long PARALLEL_ELEMENTS = 1 << 15;
 
@@ -208,11 +215,16 @@ public final class Forward implements AutoCloseable {
         arena.close();
     }
 
-    /** Splits the output channels: every thread streams its own share of the weight rows. */
+    /**
+     * Splits the output channels into chunks the threads claim in turn (see {@link #CHUNKS_PER_WORKER}): each
+     * chunk a contiguous run of weight rows that its thread streams front to back.
+     */
     private final class MatMulTask implements WorkerPool.Task {
         private MemorySegment out, in, bias;
         private Matrix weight;
         private int T, C, OC;
+
+        private final AtomicInteger nextChunk = new AtomicInteger();
 
         void set(MemorySegment out, MemorySegment in, Matrix weight, MemorySegment bias, int T, int C, int OC) {
             this.out = out;
@@ -222,37 +234,50 @@ public final class Forward implements AutoCloseable {
             this.T = T;
             this.C = C;
             this.OC = OC;
+            nextChunk.set(0);
         }
 
         @Override
         public void run(int worker, int workers) {
-            int align = MatMul.channelAlignment(T);
-            int from = WorkerPool.split(OC, worker, workers, align), to = WorkerPool.split(OC, worker + 1, workers, align);
-            MatMul.forward(out, in, split, weight, bias, T, C, OC, from, to, scratch[worker]);
+            int align = MatMul.channelAlignment(T), chunks = workers * CHUNKS_PER_WORKER;
+            for (int c; (c = nextChunk.getAndIncrement()) < chunks; ) {
+                int from = WorkerPool.split(OC, c, chunks, align), to = WorkerPool.split(OC, c + 1, chunks, align);
+                MatMul.forward(out, in, split, weight, bias, T, C, OC, from, to, scratch[worker]);
+            }
         }
     }
 
     /**
-     * Splits the (row, head) pairs of the whole batch, numbered row * NH + h, into shares of equal keys
-     * ({@link Batch#attentionSplit}); each thread runs its share of every run it overlaps against that run's
-     * cache, with its own row of score scratch.
+     * Splits the (row, head) pairs of the whole batch, numbered row * NH + h, into chunks of equal keys
+     * ({@link Batch#attentionSplit}) that the threads claim in turn; a thread runs its chunk's share of every
+     * run the chunk overlaps against that run's cache, with its own row of score scratch.
      */
     private final class AttentionTask implements WorkerPool.Task {
         private MemorySegment out, qkv;
         private Batch batch;
         private int layer;
 
+        private final AtomicInteger nextChunk = new AtomicInteger();
+
         void set(MemorySegment out, MemorySegment qkv, Batch batch, int layer) {
             this.out = out;
             this.qkv = qkv;
             this.batch = batch;
             this.layer = layer;
+            nextChunk.set(0);
         }
 
         @Override
         public void run(int worker, int workers) {
+            int NH = config.heads(), chunks = workers * CHUNKS_PER_WORKER;
+            for (int c; (c = nextChunk.getAndIncrement()) < chunks; ) {
+                chunk(batch.attentionSplit(c, chunks, NH), batch.attentionSplit(c + 1, chunks, NH), worker);
+            }
+        }
+
+        /** Pairs [from, to) of the batch's (row, head) pairs. */
+        private void chunk(int from, int to, int worker) {
             int NH = config.heads();
-            int from = batch.attentionSplit(worker, workers, NH), to = batch.attentionSplit(worker + 1, workers, NH);
             for (int run = 0; run < batch.runs(); run++) {
                 int first = batch.firstRow(run) * NH, end = first + batch.rowCount(run) * NH;
                 int lo = Math.max(from, first), hi = Math.min(to, end);
