@@ -317,7 +317,26 @@ final class GenerateCommand implements Callable<Integer> {
         if (tokens.length == 0) {
             throw new TinyLlmException("the prompt is empty: give --text, --prompt-file or --tokens with something in it");
         }
+        requireInVocabulary(tokens, config, tokenizer);
         return tokens;
+    }
+
+    /**
+     * The engine refuses an id beyond the vocabulary only in the first forward pass, after "Prompt:" is printed;
+     * checked here, the error is all the run prints. Text can fail this too: GPT-2's tokenizer gives ids up to
+     * 50256, beyond a checkpoint with a smaller vocabulary (synthetic and test models).
+     */
+    private void requireInVocabulary(int[] tokens, GPT2Config config, GPT2Tokenizer tokenizer) {
+        int vocabulary = config.vocabSize();
+        for (int token : tokens) {
+            if (token >= 0 && token < vocabulary) continue;
+            if (prompt.tokens != null) {
+                throw new TinyLlmException("token id " + token + " is out of range: the model's vocabulary is 0.." + (vocabulary - 1));
+            }
+            throw new TinyLlmException("the text's tokens do not fit this model's vocabulary of 0.." + (vocabulary - 1)
+                    + ": GPT-2's tokenizer gives token id " + token + " ('" + tokenizer.display(token) + "'); give --tokens"
+                    + " within it, or a model with GPT-2's vocabulary of " + GPT2Tokenizer.VOCAB_SIZE);
+        }
     }
 
     /** The prompt as it is if it fits with the new tokens; with --truncate, its last tokens that fit. */

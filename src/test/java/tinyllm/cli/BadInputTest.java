@@ -160,14 +160,30 @@ class BadInputTest {
         assertOneLineError(1, generate(microWithHeader(7, 499).toString(), "--tokens", "1"), "Vp = 499", "V = 500");
     }
 
+    /** Refused before anything is printed: no "Prompt:" line on stdout ahead of the error. */
     @Test
     void tokenIdAtVocabularySize() {
-        assertOneLineError(1, generate(MICRO, "--tokens", "1,500"), "token id 500", "0..499");
+        CliRun run = generate(MICRO, "--tokens", "1,500");
+        assertOneLineError(1, run, "token id 500", "0..499");
+        assertEquals("", run.out());
+        CliRun gpt2 = generate(Fixtures.path("vocab.bin").toString(), "--tokens", "50257");
+        assertOneLineError(1, gpt2, "token id 50257", "0..50256");
+        assertEquals("", gpt2.out());
     }
 
     @Test
     void negativeTokenId() {
-        assertOneLineError(1, generate(MICRO, "--tokens", "-1"), "token id -1");
+        CliRun run = generate(MICRO, "--tokens", "-1");
+        assertOneLineError(1, run, "token id -1");
+        assertEquals("", run.out());
+    }
+
+    /** GPT-2's tokenizer gives "Hello" id 15496: beyond micro.bin's 500 tokens, which the error blames on the text. */
+    @Test
+    void textWhoseTokensLieBeyondASmallVocabulary() {
+        CliRun run = generate(MICRO, "--text", "Hello world");
+        assertOneLineError(1, run, "text's tokens do not fit", "0..499", "15496");
+        assertEquals("", run.out());
     }
 
     @Test
