@@ -129,6 +129,9 @@ final class GenerateCommand implements Callable<Integer> {
         if (maxLength < 1) {
             throw new TinyLlmException("--max-length must be at least 1, got " + maxLength);
         }
+        if (statsJson != null) {
+            requireWritableFile(statsJson);
+        }
         int threadCount = threads.count();
         Path model = this.model != null ? this.model : defaultModel;
         if (this.model == null && !Files.exists(model)) {
@@ -378,6 +381,27 @@ final class GenerateCommand implements Callable<Integer> {
 
     private String styled(String text, Style style) {
         return terminal.colour() ? style.on() + text + style.off() + Style.reset.on() : text;
+    }
+
+    /**
+     * --stats-json is written once the whole run is over: a path no file can be written at is refused before the
+     * model loads, not after a generation the user waited for. A missing parent is fine: the write creates it.
+     */
+    private static void requireWritableFile(Path file) {
+        if (file.toString().isEmpty()) {
+            throw new TinyLlmException("--stats-json is empty: give the file to write the timings to");
+        }
+        if (Files.isDirectory(file)) {
+            throw new TinyLlmException("--stats-json " + file + " is a directory: give a file in it, e.g. " + file.resolve("stats.json"));
+        }
+        for (Path parent = file.toAbsolutePath().getParent(); parent != null; parent = parent.getParent()) {
+            if (Files.isDirectory(parent)) {
+                return;
+            }
+            if (Files.exists(parent)) {
+                throw new TinyLlmException("--stats-json " + file + " cannot be written: " + parent + " is a file, not a directory");
+            }
+        }
     }
 
     /** The stats line's figures for scripts; rates are null where there was nothing to time. */

@@ -1,8 +1,11 @@
 package tinyllm.cli;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import tinyllm.Fixtures;
 import tinyllm.tokenizer.GPT2Tokenizer;
@@ -71,6 +74,34 @@ class GenerateCommandTest {
         for (String key : new String[] {"load_ms", "warm_up_wait_ms", "prefill_ms", "decode_ms", "prefill_tokens_per_s", "decode_tokens_per_s"}) {
             assertTrue(stats.get(key).asDouble() > 0, key + " in " + stats);
         }
+    }
+
+    /**
+     * A --stats-json path that cannot take a file is refused before the model is even opened (the model here does
+     * not exist, and the error is about --stats-json), not after the generation it would have followed.
+     */
+    @Test
+    void statsJsonThatCannotBeWrittenIsRefusedUpFront(@TempDir Path dir) throws Exception {
+        String missingModel = dir.resolve("no-model.bin").toString();
+        CliRun directory = CliRun.of("generate", "--model", missingModel, "--tokens", "1", "--stats-json", dir.toString());
+        BadInputTest.assertOneLineError(1, directory, "--stats-json", "is a directory");
+        assertEquals("", directory.out());
+
+        Path file = Files.writeString(dir.resolve("notes.txt"), "a file");
+        CliRun underAFile = CliRun.of("generate", "--model", missingModel, "--tokens", "1",
+                "--stats-json", file.resolve("sub").resolve("stats.json").toString());
+        BadInputTest.assertOneLineError(1, underAFile, "--stats-json", file + " is a file, not a directory");
+        assertEquals("", underAFile.out());
+    }
+
+    /** A parent that does not exist yet is no error: the write creates it. */
+    @Test
+    void statsJsonCreatesItsFolder(@TempDir Path dir) {
+        Path json = dir.resolve("new").resolve("folder").resolve("stats.json");
+        CliRun run = CliRun.of("generate", "--model", Fixtures.path("micro.bin").toString(), "--tokens", "1", "--max-length", "2",
+                "--stats-json", json.toString());
+        assertEquals(0, run.exitCode(), run.err());
+        assertTrue(Files.isRegularFile(json), json + " not written");
     }
 
     @Test
