@@ -5,6 +5,11 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -312,7 +317,7 @@ final class GenerateCommand implements Callable<Integer> {
             }
             int from = 0;
             while (total > limit && from < 3 && (tail[from] & 0xC0) == 0x80) from++; // the cut may split a character
-            tokens = tokenizer.encode(new String(tail, from, tail.length - from, StandardCharsets.UTF_8));
+            tokens = tokenizer.encode(utf8(tail, from, total - tail.length));
             if (total > limit && tokens.length > 1) {
                 tokens = Arrays.copyOfRange(tokens, 1, tokens.length); // the cut may split a word
             }
@@ -322,6 +327,32 @@ final class GenerateCommand implements Callable<Integer> {
         }
         requireInVocabulary(tokens, config, tokenizer);
         return tokens;
+    }
+
+    /**
+     * {@code bytes} from {@code from} on as text; {@code bytes[0]} is at {@code offset} in the prompt. The file is
+     * UTF-8 (README): other bytes (a Latin-1 or UTF-16 file) are refused with where they are, not decoded to
+     * U+FFFD and generated from as if the text were what the user meant.
+     */
+    private String utf8(byte[] bytes, int from, long offset) {
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(bytes, from, bytes.length - from);
+        CharBuffer text = CharBuffer.allocate(bytes.length - from); // UTF-8 never decodes to more chars than bytes
+        CoderResult result = decoder.decode(in, text, true);
+        if (!result.isError()) {
+            result = decoder.flush(text);
+        }
+        if (result.isError()) {
+            StringBuilder bad = new StringBuilder();
+            for (int i = in.position(); i < in.position() + result.length(); i++) {
+                bad.append(bad.isEmpty() ? "" : " ").append(String.format(Locale.ROOT, "%02x", bytes[i] & 0xff));
+            }
+            throw new TinyLlmException((prompt.file.equals("-") ? "standard input" : "prompt file " + prompt.file)
+                    + " is not UTF-8: the bytes at offset " + (offset + in.position()) + " (" + bad + ") are no UTF-8 character;"
+                    + " save it as UTF-8");
+        }
+        return text.flip().toString();
     }
 
     /**

@@ -67,6 +67,29 @@ class LongPromptAndSamplingTest {
                 "prompt file", "not found");
     }
 
+    /** The README's prompt file is UTF-8: a UTF-16 one (its byte order mark ff fe first) is refused, not decoded to U+FFFD. */
+    @Test
+    void aPromptFileThatIsNotUtf8IsAnErrorSayingWhere() throws IOException {
+        Path utf16 = Files.write(dir.resolve("utf16.txt"), new byte[] {(byte) 0xff, (byte) 0xfe, 'h', 0, 'i', 0});
+        CliRun run = CliRun.of("generate", "--model", VOCAB, "--prompt-file", utf16.toString(), "--max-length", "2");
+        BadInputTest.assertOneLineError(1, run, "prompt file " + utf16, "not UTF-8", "offset 0 (ff)");
+        assertEquals("", run.out());
+    }
+
+    /** With --truncate only the file's tail is decoded; the offset is still counted from the file's first byte. */
+    @Test
+    void aLatin1ByteInTheTailOfATruncatedPromptIsFoundAtItsOffsetInTheFile() throws IOException {
+        byte[] words = " word".repeat(5000).getBytes(StandardCharsets.US_ASCII);
+        byte[] bytes = java.util.Arrays.copyOf(words, words.length + 4);
+        bytes[words.length] = (byte) 0xe9; // é in Latin-1
+        bytes[words.length + 1] = 'n';
+        bytes[words.length + 2] = 'd';
+        bytes[words.length + 3] = '.';
+        Path latin1 = Files.write(dir.resolve("latin1.txt"), bytes);
+        CliRun run = CliRun.of("generate", "--model", VOCAB, "--prompt-file", latin1.toString(), "--max-length", "2", "--truncate");
+        BadInputTest.assertOneLineError(1, run, "not UTF-8", "offset 25000 (e9)");
+    }
+
     @Test
     void theSameSeedSamplesTheSameTextAndTheStatsSaySo() {
         String[] args = {"generate", "--model", VOCAB, "--text", "Once upon a time", "--max-length", "12",
