@@ -390,8 +390,9 @@ final class GenerateCommand implements Callable<Integer> {
     }
 
     private TokenChooser chooser(int vocabSize) {
-        if (temperature < 0 || Float.isNaN(temperature)) {
-            throw new TinyLlmException("--temperature must be 0 (greedy) or more, got " + temperature);
+        // Checked here, not left to the Sampler: its words are the API's, where greedy is not a temperature.
+        if (!(temperature >= 0) || Float.isInfinite(temperature)) {
+            throw new TinyLlmException("--temperature must be 0 (greedy) or a positive finite number, got " + temperature);
         }
         if (temperature > 0 && Float.isInfinite(1f / temperature)) {
             throw new TinyLlmException("--temperature " + temperature + " is too small: 1/T overflows a float (use 0 for greedy)");

@@ -73,6 +73,16 @@ class FailuresTest {
         assertOneLineError(1, generate(MICRO, "--tokens", "1", "--temperature", "1e-45"), "too small", "1/T overflows");
     }
 
+    /** In the CLI temperature 0 is greedy: the message must not say otherwise, as the Sampler's own does. */
+    @Test
+    void anInfiniteOrNaNTemperatureIsBlamedOnTheFlag() {
+        for (String t : new String[] {"Infinity", "NaN", "-1"}) {
+            String err = assertOneLineError(1, generate(MICRO, "--tokens", "1", "--temperature", t),
+                    "--temperature must be 0 (greedy) or a positive finite number", "got " + t);
+            assertTrue(!err.contains("not temperature 0"), err);
+        }
+    }
+
     @Test
     void aFifoAsTheModelIsRefusedWithoutBlocking() throws Exception {
         Path fifo = dir.resolve("fifo.bin");
