@@ -121,10 +121,14 @@ public final class Checkpoint {
      * Validates the header and the file length, then maps the file read-only into {@code arena}
      * ({@code map}) or reads its parameters into memory allocated from {@code arena}.
      *
-     * @throws TinyLlmException with a one-line message when the file is missing, not a regular file, not a
-     *                          checkpoint, of an unsupported version, inconsistent or of the wrong length
+     * @throws TinyLlmException with a one-line message when the path is empty, the file is missing, not a regular
+     *                          file, not a checkpoint, of an unsupported version, inconsistent or of the wrong length
      */
     public static Checkpoint open(Path path, Arena arena, boolean map) {
+        if (path.toString().isEmpty()) {
+            // The empty path is the working directory to the JDK: left to the checks below, it "is a directory".
+            throw new TinyLlmException("the checkpoint path is empty: give the checkpoint file to load");
+        }
         try {
             BasicFileAttributes attributes = Files.readAttributes(path, BasicFileAttributes.class);
             if (attributes.isDirectory()) {

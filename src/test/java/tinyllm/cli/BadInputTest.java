@@ -64,6 +64,13 @@ class BadInputTest {
         assertOneLineError(1, CliRun.of("generate", "--text", "hi"), "download gpt2", "--model");
     }
 
+    /** The JDK takes "" for the working directory; the user gave no path at all, and is told so. */
+    @Test
+    void emptyModelPath() {
+        String err = assertOneLineError(1, generate("", "--text", "hi"), "checkpoint path is empty");
+        assertFalse(err.contains("directory"), err);
+    }
+
     @Test
     void checkpointIsADirectory() {
         assertOneLineError(1, generate(dir.toString(), "--text", "hi"), "is a directory");
