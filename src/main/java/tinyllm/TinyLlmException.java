@@ -1,6 +1,12 @@
 package tinyllm;
 
 import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.UnknownHostException;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpTimeoutException;
+import java.nio.channels.UnresolvedAddressException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
@@ -51,6 +57,34 @@ public final class TinyLlmException extends RuntimeException {
             return f.getFile() + (f.getOtherFile() != null ? " -> " + f.getOtherFile() : "") + ": " + words;
         }
         return words;
+    }
+
+    /**
+     * Why a request to {@code url} failed, for a user: the JDK's HTTP client often throws with no message of its
+     * own (a refused connection is a ConnectException whose message is null), and an unknown host is a
+     * ConnectException too, told apart only by its cause.
+     */
+    public static String networkReason(URI url, IOException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof UnresolvedAddressException || t instanceof UnknownHostException) {
+                return "cannot resolve " + url.getHost() + " (offline?)";
+            }
+        }
+        if (e instanceof HttpConnectTimeoutException) {
+            return "cannot connect to " + url.getAuthority() + ": timed out";
+        }
+        if (e instanceof HttpTimeoutException) {
+            return "no answer from " + url.getAuthority() + " in time";
+        }
+        if (e instanceof ConnectException) {
+            return "cannot connect to " + url.getAuthority() + " (connection refused or host unreachable)";
+        }
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t.getMessage() != null) {
+                return t.getMessage();
+            }
+        }
+        return e.getClass().getSimpleName();
     }
 
     /**

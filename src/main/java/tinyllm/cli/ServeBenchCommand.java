@@ -70,6 +70,11 @@ final class ServeBenchCommand implements Callable<Integer> {
         }
         int most = clients.stream().mapToInt(Integer::intValue).max().orElse(1);
         if (url != null) {
+            // Almost any string parses as a URI; one without a scheme or host failed only at the first request, in the JDK's words.
+            String scheme = url.getScheme();
+            if (url.getHost() == null || !("http".equalsIgnoreCase(scheme) || "https".equalsIgnoreCase(scheme))) {
+                throw new TinyLlmException("--url must be an absolute http(s) URL such as http://127.0.0.1:8000, got '" + url + "'");
+            }
             return bench(url, name(url));
         }
         if (!Files.exists(model)) {
@@ -114,7 +119,7 @@ final class ServeBenchCommand implements Callable<Integer> {
                     java.net.http.HttpResponse.BodyHandlers.ofString());
             return new ObjectMapper().readTree(response.body()).path("data").path(0).path("id").asText();
         } catch (IOException e) {
-            throw new TinyLlmException("cannot reach " + base + ": " + e.getMessage(), e);
+            throw new TinyLlmException("cannot reach " + base + ": " + TinyLlmException.networkReason(base, e), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new TinyLlmException("interrupted");

@@ -3,9 +3,7 @@ package tinyllm.convert;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
-import java.net.ConnectException;
 import java.net.URI;
-import java.net.UnknownHostException;
 import java.net.http.HttpClient;
 import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpResponse;
@@ -13,7 +11,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.channels.UnresolvedAddressException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -262,27 +259,14 @@ public final class Downloader {
         }
     }
 
-    /** What went wrong on the network, in words: the JDK's exceptions often carry no message of their own. */
+    /** What went wrong on the network, in words; the timeouts with this downloader's own. */
     private static String reason(IOException e, URI url) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof UnresolvedAddressException || t instanceof UnknownHostException) {
-                return "cannot resolve " + url.getHost() + " (offline?)";
-            }
-        }
         if (e instanceof HttpConnectTimeoutException) {
             return "cannot connect to " + url.getAuthority() + " within " + CONNECT_TIMEOUT.toSeconds() + " s";
         }
         if (e instanceof HttpTimeoutException) {
             return "no answer from " + url.getHost() + " within " + HEADERS_TIMEOUT.toSeconds() + " s";
         }
-        if (e instanceof ConnectException) {
-            return "cannot connect to " + url.getAuthority() + " (refused or unreachable)";
-        }
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t.getMessage() != null) {
-                return t.getMessage();
-            }
-        }
-        return e.getClass().getSimpleName();
+        return TinyLlmException.networkReason(url, e);
     }
 }

@@ -2,6 +2,7 @@ package tinyllm.cli;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.net.ServerSocket;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.AccessDeniedException;
@@ -19,6 +20,7 @@ import tinyllm.model.GPT2Config;
 import tinyllm.model.ParameterLayout;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static tinyllm.cli.BadInputTest.assertOneLineError;
 import static tinyllm.cli.BadInputTest.generate;
@@ -80,6 +82,25 @@ class FailuresTest {
             String err = assertOneLineError(1, generate(MICRO, "--tokens", "1", "--temperature", t),
                     "--temperature must be 0 (greedy) or a positive finite number", "got " + t);
             assertTrue(!err.contains("not temperature 0"), err);
+        }
+    }
+
+    /** A refused connection's exception has no message: the error says what happened instead of "null". */
+    @Test
+    void benchServeAtAPortNobodyListensOnSaysConnectionRefused() throws IOException {
+        int port;
+        try (ServerSocket free = new ServerSocket(0)) {
+            port = free.getLocalPort();
+        }
+        String err = assertOneLineError(1, CliRun.of("bench", "serve", "--url", "http://127.0.0.1:" + port, "--clients", "1", "--tokens", "1"),
+                "cannot reach http://127.0.0.1:" + port, "connection refused");
+        assertFalse(err.contains("null"), err);
+    }
+
+    @Test
+    void benchServeRefusesAUrlItCannotRequest() {
+        for (String url : new String[] {"not-a-url", "ftp://127.0.0.1:8000", "http:8000"}) {
+            assertOneLineError(1, CliRun.of("bench", "serve", "--url", url), "--url must be an absolute http(s) URL", url);
         }
     }
 
