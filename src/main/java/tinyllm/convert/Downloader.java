@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.net.http.HttpClient;
 import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpResponse;
@@ -65,7 +66,22 @@ public final class Downloader {
 
     private static URI hubFromEnvironment() {
         String endpoint = System.getenv("HF_ENDPOINT");
-        return endpoint == null || endpoint.isBlank() ? HUGGING_FACE : URI.create(endpoint.replaceAll("/+$", ""));
+        if (endpoint == null || endpoint.isBlank()) {
+            return HUGGING_FACE;
+        }
+        // Checked before anything is written: a value without scheme or host failed only at the first request,
+        // as an IllegalArgumentException that named neither the variable nor its value.
+        URI hub = null;
+        try {
+            hub = new URI(endpoint.replaceAll("/+$", ""));
+        } catch (URISyntaxException e) {
+            // refused below, with the variable's name
+        }
+        String scheme = hub == null ? null : hub.getScheme();
+        if (hub == null || hub.getHost() == null || !("http".equalsIgnoreCase(scheme) || "https".equalsIgnoreCase(scheme))) {
+            throw new TinyLlmException("HF_ENDPOINT must be an absolute http(s) URL such as " + HUGGING_FACE + ", got '" + endpoint + "'");
+        }
+        return hub;
     }
 
     /** The model's page on the hub, where its files can also be fetched by hand. */

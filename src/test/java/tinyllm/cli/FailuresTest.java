@@ -104,6 +104,25 @@ class FailuresTest {
         }
     }
 
+    /**
+     * HF_ENDPOINT is read from the environment, so a JVM of its own runs the command. The value is refused, named,
+     * before the download writes anything.
+     */
+    @Test
+    void downloadRefusesAnHfEndpointThatIsNoUrl() throws Exception {
+        Path log = dir.resolve("download.log"), weights = dir.resolve("weights");
+        ProcessBuilder download = new ProcessBuilder(ServeProcessTest.javaCommand("download", "gpt2", "--dir", weights.toString()))
+                .redirectErrorStream(true).redirectOutput(log.toFile());
+        download.environment().put("HF_ENDPOINT", "not-a-url");
+        Process process = download.start();
+        assertTrue(process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "download did not exit");
+        // The JVM's own notice of the incubating Vector API module is no part of what tinyllm says.
+        String said = Files.readAllLines(log).stream().filter(line -> !line.startsWith("WARNING: Using incubator modules"))
+                .collect(java.util.stream.Collectors.joining("\n"));
+        assertOneLineError(1, new CliRun(process.exitValue(), "", said), "HF_ENDPOINT must be an absolute http(s) URL", "not-a-url");
+        assertFalse(Files.exists(weights), "the download wrote into " + weights + " before refusing HF_ENDPOINT");
+    }
+
     @Test
     void aFifoAsTheModelIsRefusedWithoutBlocking() throws Exception {
         Path fifo = dir.resolve("fifo.bin");

@@ -119,7 +119,7 @@ class ServeProcessTest {
     }
 
     /** This JVM's java and flags (the Vector API module among them) and class path, running Main with ARGS. */
-    private static List<String> javaCommand(String... args) {
+    static List<String> javaCommand(String... args) {
         List<String> command = new ArrayList<>();
         command.add(ProcessHandle.current().info().command().orElseThrow());
         command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
