@@ -17,17 +17,20 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import tinyllm.TinyLlmException;
+import tinyllm.model.GPT2Config;
 import tinyllm.tokenizer.GPT2Tokenizer;
 
 /**
  * What a CLI user meets: fresh {@code ./tinyllm generate} processes, timed from exec to exit and from exec
- * to the first step line read through a pipe, for a short prompt (20 new tokens) and a 900-token prompt.
+ * to the first step line read through a pipe, for a short prompt and a 900-token prompt (20 new tokens each).
  * Each process is a new JVM, so the figures include JVM start, the CLI, the tokenizer, mapping the weights
  * and the JIT's warm-up: everything the warm bench leaves out on purpose.
  */
 public final class ColdStart {
     /** The long case's prompt length: long enough that prefill speed, not start-up, dominates it. */
     public static final int LONG_PROMPT_TOKENS = 900;
+    /** New tokens of each case. */
+    private static final int NEW_TOKENS = 20;
     private static final Pattern STATS = Pattern.compile(
             "Stats: (\\d+) prompt tokens, (\\d+) new tokens.*\\| load (\\d+) ms \\| warm-up wait (\\d+) ms \\| prompt ([\\d.]+) ms"
                     + " \\| ([\\d.]+|n/a) ms/token");
@@ -70,15 +73,24 @@ public final class ColdStart {
         }
     }
 
-    /** Runs both cases {@code runs} times each and prints every run and the medians. */
-    public void measure(Path model, int runs, Path scratch) {
-        Path longPrompt = writeLongPrompt(scratch);
+    /**
+     * Runs both cases {@code runs} times each and prints every run and the medians. A model whose context
+     * ({@code config}'s) cannot hold the long case gets the short one and a note saying why the long one is missing:
+     * its start-up figures are still worth having, and in a run of several models the others still get both.
+     */
+    public void measure(Path model, GPT2Config config, int runs, Path scratch) {
         out.println("cold start: fresh ./tinyllm processes, stdout a pipe; median of " + runs);
         out.printf(Locale.ROOT, "  %-12s wall %.2f s%n", "--version", median(time(List.of("--version"), runs)));
         report("short", case_(runs, List.of("generate", "--model", model.toString(), "--text", "Once upon a time",
-                "--max-length", "20", "--show-steps")));
+                "--max-length", String.valueOf(NEW_TOKENS), "--show-steps")));
+        if (!config.fits(LONG_PROMPT_TOKENS, NEW_TOKENS)) {
+            out.printf(Locale.ROOT, "  %-12s skipped: %d prompt tokens + %d new do not fit %s's context of %d tokens%n", "900-token",
+                    LONG_PROMPT_TOKENS, NEW_TOKENS, model.getFileName(), config.maxSeqLen());
+            return;
+        }
+        Path longPrompt = writeLongPrompt(scratch);
         report("900-token", case_(runs, List.of("generate", "--model", model.toString(), "--prompt-file",
-                longPrompt.toString(), "--max-length", "20", "--show-steps")));
+                longPrompt.toString(), "--max-length", String.valueOf(NEW_TOKENS), "--show-steps")));
     }
 
     private List<Run> case_(int runs, List<String> args) {

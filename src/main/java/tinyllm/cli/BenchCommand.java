@@ -5,8 +5,10 @@ import java.io.PrintStream;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
 
@@ -83,12 +85,14 @@ final class BenchCommand implements Callable<Integer> {
         if (n < 1) throw new TinyLlmException("--threads must be at least 1, got " + n);
         int repeats = quick ? 1 : 3;
         BenchReport report = new BenchReport();
+        Map<Path, GPT2Config> configs = new HashMap<>();
         for (Path model : models) { // a missing or unusable model is found now, not after the probes
             try (Model m = Model.open(model, n, mapping.map())) {
                 if (m.config().maxSeqLen() < MIN_CONTEXT) {
                     throw new TinyLlmException("bench needs a model with a context of at least " + MIN_CONTEXT + " tokens (it times decode"
                             + " at context 16 and beyond); " + model + " has " + m.config().maxSeqLen());
                 }
+                configs.put(model, m.config());
             }
         }
 
@@ -96,7 +100,7 @@ final class BenchCommand implements Callable<Integer> {
             if (runs < 1) throw new TinyLlmException("--runs must be at least 1, got " + runs);
             ColdStart coldStart = ColdStart.beside(ColdStart.codeLocation(), out);
             for (Path model : models) {
-                coldStart.measure(model, runs, json.toAbsolutePath().getParent());
+                coldStart.measure(model, configs.get(model), runs, json.toAbsolutePath().getParent());
             }
             return 0;
         }

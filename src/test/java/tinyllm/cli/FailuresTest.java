@@ -1,20 +1,27 @@
 package tinyllm.cli;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.io.RandomAccessFile;
 import java.net.ServerSocket;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import tinyllm.Fixtures;
 import tinyllm.TinyLlmException;
+import tinyllm.api.Model;
+import tinyllm.bench.ColdStart;
 import tinyllm.checkpoint.Checkpoint;
 import tinyllm.model.GPT2Config;
 import tinyllm.model.ParameterLayout;
@@ -115,12 +122,35 @@ class FailuresTest {
                 .redirectErrorStream(true).redirectOutput(log.toFile());
         download.environment().put("HF_ENDPOINT", "not-a-url");
         Process process = download.start();
-        assertTrue(process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "download did not exit");
+        assertTrue(process.waitFor(60, TimeUnit.SECONDS), "download did not exit");
         // The JVM's own notice of the incubating Vector API module is no part of what tinyllm says.
         String said = Files.readAllLines(log).stream().filter(line -> !line.startsWith("WARNING: Using incubator modules"))
-                .collect(java.util.stream.Collectors.joining("\n"));
+                .collect(Collectors.joining("\n"));
         assertOneLineError(1, new CliRun(process.exitValue(), "", said), "HF_ENDPOINT must be an absolute http(s) URL", "not-a-url");
         assertFalse(Files.exists(weights), "the download wrote into " + weights + " before refusing HF_ENDPOINT");
+    }
+
+    /**
+     * vocab.bin's context of 128 cannot hold the cold bench's 900-token prompt: the short case is timed and the long
+     * one skipped with a note, not run to fail as "exited 1 without a stats line". The launcher is a script beside
+     * a stand-in jar that runs this JVM's classes (the checkout's ./tinyllm could rebuild the jar mid-test).
+     */
+    @Test
+    void coldBenchSkipsTheLongPromptOnAModelWhoseContextCannotHoldIt() throws Exception {
+        String jvm = ServeProcessTest.javaCommand().stream().map(arg -> "'" + arg + "'").collect(Collectors.joining(" "));
+        Path launcher = Files.writeString(dir.resolve("tinyllm"), "#!/bin/sh\nexec " + jvm + " \"$@\"\n");
+        assertTrue(launcher.toFile().setExecutable(true));
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        Path vocab = Fixtures.path("vocab.bin");
+        GPT2Config config;
+        try (Model model = Model.open(vocab, 1, true)) {
+            config = model.config();
+        }
+        ColdStart.beside(dir.resolve("target").resolve("tinyllm.jar"), new PrintStream(bytes, true, StandardCharsets.UTF_8))
+                .measure(vocab, config, 1, dir.resolve("scratch"));
+        String out = bytes.toString(StandardCharsets.UTF_8);
+        assertTrue(out.contains("short        MEDIAN wall"), out);
+        assertTrue(out.contains("900-token    skipped: 900 prompt tokens + 20 new do not fit vocab.bin's context of 128 tokens"), out);
     }
 
     @Test
