@@ -92,6 +92,9 @@ public final class BatchRunner implements AutoCloseable {
             throw new TinyLlmException("a step holds at most " + maxRows() + " rows: " + batch.rows()
                     + " are queued, " + count + " more do not fit");
         }
+        if (wantLogits && batch.logitRows() == logitRows.length) {
+            throw new TinyLlmException("a step computes logits for at most " + logitRows.length + " sequences");
+        }
         int logitRow = batch.add(seq.cache, tokens, from, count, seq.position(), wantLogits);
         seq.queuedFor = steps;
         seq.queuedRows = count;

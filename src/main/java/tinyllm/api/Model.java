@@ -143,10 +143,20 @@ public final class Model implements AutoCloseable {
      * @throws TinyLlmException if {@code maxRows} is below 1
      */
     public BatchRunner newBatchRunner(int maxRows) {
-        if (maxRows < 1) {
-            throw new TinyLlmException("a batch step needs room for at least 1 row, not " + maxRows);
+        return newBatchRunner(maxRows, maxRows);
+    }
+
+    /**
+     * As {@link #newBatchRunner(int)}, with logits for at most {@code maxLogitRows} sequences a step (a server's
+     * slots): each such row costs the vocabulary's size in floats, 200 KB for GPT-2, so a budget of prompt rows
+     * need not pay for logits it never asks for.
+     */
+    public BatchRunner newBatchRunner(int maxRows, int maxLogitRows) {
+        if (maxRows < 1 || maxLogitRows < 1 || maxLogitRows > maxRows) {
+            throw new TinyLlmException("a batch step needs room for at least 1 row and 1 to " + maxRows
+                    + " rows of logits, not " + maxRows + " and " + maxLogitRows);
         }
-        return new BatchRunner(config, weights, checkpoint, pool, maxRows, maxRows);
+        return new BatchRunner(config, weights, checkpoint, pool, maxRows, maxLogitRows);
     }
 
     @Override

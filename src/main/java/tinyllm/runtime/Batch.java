@@ -133,7 +133,7 @@ public final class Batch {
     }
 
     /** Rows whose logits the forward computes. */
-    int logitRows() {
+    public int logitRows() {
         return logits;
     }
 

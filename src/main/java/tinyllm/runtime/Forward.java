@@ -75,6 +75,9 @@ public final class Forward implements AutoCloseable {
         this.maxRows = maxRows;
         this.maxLogitRows = maxLogitRows;
         long C = config.channels(), rows = maxRows;
+        long activationFloats = rows * C * (1 + 1 + 3 + 1 + 1 + 4 + (MatMul.splitsInput(weights.wte().encoding()) ? 4 : 0))
+                + (long) maxLogitRows * (C + config.vocabSize());
+        Buffers.requireMemory(activationFloats * Float.BYTES, "the activations for " + maxRows + " rows x " + C + " channels");
         try {
             this.x = floats(rows * C);
             this.ln = floats(rows * C);

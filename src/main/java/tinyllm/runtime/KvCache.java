@@ -26,10 +26,10 @@ public final class KvCache implements AutoCloseable {
         this.capacity = capacity;
         this.keys = new MemorySegment[config.layers()];
         this.values = new MemorySegment[config.layers()];
-        long bytes = config.layers() * (Attention.keyCacheFloats(config.channels(), capacity)
-                + (long) config.channels() * capacity) * Float.BYTES;
+        long bytes = bytes(config, capacity);
         try {
-            requireMemory(bytes, config, capacity);
+            Buffers.requireMemory(bytes, "a session's KV cache for a context of " + capacity + " tokens x " + config.layers()
+                    + " layers x " + config.channels() + " channels");
             for (int l = 0; l < config.layers(); l++) {
                 keys[l] = Buffers.floats(arena, Attention.keyCacheFloats(config.channels(), capacity));
                 values[l] = Buffers.floats(arena, (long) config.channels() * capacity);
@@ -44,20 +44,9 @@ public final class KvCache implements AutoCloseable {
         }
     }
 
-    /**
-     * Refuses a KV cache larger than the machine's memory before allocating it: each layer's piece might be
-     * granted (memory is overcommitted) and then zeroed until the system kills the process. Asked only for
-     * caches over 1 GiB: loading the management bean costs ~0.1 s, more than a small cache takes to make.
-     */
-    private static void requireMemory(long bytes, GPT2Config config, int capacity) {
-        if (bytes < 1L << 30) {
-            return;
-        }
-        var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
-        if (bytes > os.getTotalMemorySize()) {
-            throw new TinyLlmException("cannot allocate a session: " + describe(bytes, config, capacity)
-                    + ", more than this machine's " + os.getTotalMemorySize() / 1_000_000 + " MB of memory");
-        }
+    /** Bytes of one KV cache of {@code capacity} positions for {@code config}: keys and values of every layer. */
+    public static long bytes(GPT2Config config, int capacity) {
+        return config.layers() * (Attention.keyCacheFloats(config.channels(), capacity) + (long) config.channels() * capacity) * Float.BYTES;
     }
 
     private static String describe(long bytes, GPT2Config config, int capacity) {

@@ -64,7 +64,7 @@ final class Completion {
     volatile int published;
     private volatile Finish finish;
     volatile int finalVisibleEnd;
-    volatile String failure;
+    volatile ApiException failure;
 
     // Set by the HTTP thread.
     volatile boolean cancelled;
@@ -172,8 +172,9 @@ final class Completion {
         }
     }
 
-    void fail(String message) {
-        failure = message;
+    /** Ends the completion with {@code error}: the HTTP thread answers it (or, mid-stream, sends it as an event). */
+    void fail(ApiException error) {
+        failure = error;
         finish(Finish.FAILED, 0);
     }
 

@@ -2,11 +2,14 @@ package tinyllm.serve;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 
 import tinyllm.model.GPT2Config;
 import tinyllm.tokenizer.GPT2Tokenizer;
@@ -26,8 +29,11 @@ record CompletionRequest(int[] prompt, int maxTokens, float temperature, float t
                          List<String> stops, float frequencyPenalty, float presencePenalty, int logprobs,
                          boolean stream, boolean includeUsage, boolean ignoreEos) {
     static final int MAX_LOGPROBS = 5, MAX_STOPS = 4, DEFAULT_MAX_TOKENS = 16;
+    /** The smallest positive temperature whose reciprocal is a finite float. */
+    static final float MIN_TEMPERATURE = 1 / Float.MAX_VALUE;
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Trailing tokens refused: '{"prompt": "a"} {"prompt": "b"}' is not one JSON body, so it is not read as the first. */
+    private static final ObjectMapper JSON = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
 
     /** @throws ApiException with the parameter at fault */
     static CompletionRequest parse(byte[] body, String modelName, GPT2Config config, GPT2Tokenizer tokenizer) {
@@ -72,14 +78,16 @@ record CompletionRequest(int[] prompt, int maxTokens, float temperature, float t
         }
         if (!config.fits(prompt.length, maxTokens)) {
             long room = config.room(prompt.length);
-            throw new ApiException(400, "invalid_request_error", "max_tokens", "context_length_exceeded",
+            throw new ApiException(400, "invalid_request_error", room >= 1 ? "max_tokens" : "prompt", "context_length_exceeded",
                     "this model's context is " + config.maxSeqLen() + " tokens: a prompt of " + prompt.length
                             + " tokens with max_tokens " + maxTokens + " does not fit"
                             + (room >= 1 ? " (at most " + room + " new tokens after this prompt)" : " (shorten the prompt)"));
         }
         float temperature = number(root, "temperature", 1f);
-        if (temperature < 0) {
-            throw ApiException.invalid("temperature", "temperature must be 0 (greedy) or more, got " + temperature);
+        if (temperature < 0 || (temperature > 0 && !Float.isFinite(1 / temperature))) {
+            // The sampler divides by it: a positive temperature whose reciprocal overflows a float cannot be used.
+            throw ApiException.invalid("temperature", "temperature must be 0 (greedy) or a positive number from "
+                    + MIN_TEMPERATURE + " up, got " + temperature);
         }
         float topP = number(root, "top_p", 1f);
         if (!(topP > 0 && topP <= 1)) {
@@ -96,7 +104,7 @@ record CompletionRequest(int[] prompt, int maxTokens, float temperature, float t
         float frequencyPenalty = penalty(root, "frequency_penalty");
         float presencePenalty = penalty(root, "presence_penalty");
         int logprobs = isNull(root, "logprobs") ? -1 : integer(root, "logprobs", -1);
-        if (logprobs != -1 && (logprobs < 0 || logprobs > MAX_LOGPROBS)) {
+        if (!isNull(root, "logprobs") && (logprobs < 0 || logprobs > MAX_LOGPROBS)) {
             throw ApiException.invalid("logprobs", "logprobs must be between 0 and " + MAX_LOGPROBS + ", got " + logprobs);
         }
         boolean stream = bool(root, "stream", false);
@@ -127,7 +135,7 @@ record CompletionRequest(int[] prompt, int maxTokens, float temperature, float t
         }
         int[] tokens;
         if (node.isTextual()) {
-            tokens = tokenizer.encode(node.asText());
+            tokens = tokenizer.encode(wellFormed("prompt", node.asText()));
         } else if (node.isArray()) {
             tokens = new int[node.size()];
             for (int i = 0; i < tokens.length; i++) {
@@ -160,7 +168,7 @@ record CompletionRequest(int[] prompt, int maxTokens, float temperature, float t
             return stops;
         }
         if (node.isTextual()) {
-            stops.add(node.asText());
+            stops.add(wellFormed("stop", node.asText()));
         } else if (node.isArray()) {
             if (node.size() > MAX_STOPS) {
                 throw ApiException.invalid("stop", "at most " + MAX_STOPS + " stop strings, got " + node.size());
@@ -169,7 +177,7 @@ record CompletionRequest(int[] prompt, int maxTokens, float temperature, float t
                 if (!s.isTextual()) {
                     throw ApiException.invalid("stop", "stop must be a string or an array of strings, found " + s);
                 }
-                stops.add(s.asText());
+                stops.add(wellFormed("stop", s.asText()));
             }
         } else {
             throw ApiException.invalid("stop", "stop must be a string or an array of strings");
@@ -178,6 +186,23 @@ record CompletionRequest(int[] prompt, int maxTokens, float temperature, float t
             throw ApiException.invalid("stop", "a stop string cannot be empty");
         }
         return stops;
+    }
+
+    /**
+     * {@code text}, refused if it holds a lone surrogate (JSON's "\\ud83d" alone): encoded to UTF-8 it would become
+     * '?', and a prompt or a stop string would silently be another one.
+     */
+    private static String wellFormed(String param, String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                throw ApiException.invalid(param, param + " holds a lone UTF-16 surrogate (\\u" + HexFormat.of().toHexDigits(c)
+                        + ") at character " + i + ": not text that UTF-8 can carry");
+            }
+        }
+        return text;
     }
 
     private static float penalty(JsonNode root, String name) {

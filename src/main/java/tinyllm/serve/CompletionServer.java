@@ -21,6 +21,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import io.helidon.http.HeaderNames;
+import io.helidon.http.Method;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.ServerRequest;
@@ -166,8 +167,14 @@ public final class CompletionServer implements AutoCloseable {
     private void routing(HttpRouting.Builder routing) {
         routing.post("/v1/completions", this::completions)
                 .get("/v1/models", this::models)
+                .get("/v1/models/{id}", this::model)
                 .get("/health", this::health)
+                .route(Method.HEAD, "/health", this::health)
                 .get("/metrics", this::metrics)
+                .any("/v1/completions", (req, res) -> wrongMethod(req, res, "POST"))
+                .any("/v1/models", (req, res) -> wrongMethod(req, res, "GET"))
+                .any("/health", (req, res) -> wrongMethod(req, res, "GET, HEAD"))
+                .any("/metrics", (req, res) -> wrongMethod(req, res, "GET"))
                 .any((req, res) -> error(res, new ApiException(404, "invalid_request_error", null, "not_found",
                         "no such endpoint: " + req.prologue().method().text() + " " + req.path().path()
                                 + " (this server has POST /v1/completions, GET /v1/models, /health, /metrics)")))
@@ -176,6 +183,12 @@ public final class CompletionServer implements AutoCloseable {
                         error(res, new ApiException(500, "server_error", null, null, "internal error: " + e));
                     }
                 });
+    }
+
+    private void wrongMethod(ServerRequest req, ServerResponse res, String allowed) {
+        res.header(HeaderNames.ALLOW, allowed);
+        error(res, new ApiException(405, "invalid_request_error", null, "method_not_allowed",
+                req.prologue().method().text() + " " + req.path().path() + " is not served: use " + allowed));
     }
 
     private void health(ServerRequest req, ServerResponse res) {
@@ -198,13 +211,28 @@ public final class CompletionServer implements AutoCloseable {
 
     private void models(ServerRequest req, ServerResponse res) {
         ObjectNode body = JSON.createObjectNode().put("object", "list");
-        body.putArray("data").addObject()
+        body.putArray("data").add(modelObject());
+        json(res, 200, body);
+    }
+
+    /** GET /v1/models/{id}: the official clients' models.retrieve(). */
+    private void model(ServerRequest req, ServerResponse res) {
+        String id = req.path().pathParameters().get("id");
+        if (!id.equals(modelName)) {
+            error(res, new ApiException(404, "invalid_request_error", "model", "model_not_found",
+                    "the model '" + id + "' does not exist: this server serves '" + modelName + "'"));
+            return;
+        }
+        json(res, 200, modelObject());
+    }
+
+    private ObjectNode modelObject() {
+        return JSON.createObjectNode()
                 .put("id", modelName)
                 .put("object", "model")
                 .put("created", created)
                 .put("owned_by", "tinyllm")
                 .put("max_model_len", model.config().maxSeqLen());
-        json(res, 200, body);
     }
 
     private void completions(ServerRequest req, ServerResponse res) {
@@ -213,7 +241,7 @@ public final class CompletionServer implements AutoCloseable {
             if (!scheduler.accepting()) {
                 throw Scheduler.shuttingDown();
             }
-            CompletionRequest request = CompletionRequest.parse(body(req), modelName, model.config(), tokenizer);
+            CompletionRequest request = CompletionRequest.parse(body(req, res), modelName, model.config(), tokenizer);
             completion = new Completion(request, tokenizer, model.config().vocabSize(), ThreadLocalRandom.current().nextLong());
             scheduler.submit(completion);
         } catch (ApiException e) {
@@ -230,7 +258,7 @@ public final class CompletionServer implements AutoCloseable {
     }
 
     /** The body, refused with 413 past the size limit (checked as it is read: Content-Length may be absent). */
-    private byte[] body(ServerRequest req) {
+    private byte[] body(ServerRequest req, ServerResponse res) {
         long declared = req.headers().contentLength().orElse(-1);
         int limit = options.maxBodyBytes();
         if (declared > limit) {
@@ -244,6 +272,14 @@ public final class CompletionServer implements AutoCloseable {
             return body;
         } catch (IOException e) {
             throw ApiException.invalid(null, "cannot read the body: " + e.getMessage());
+        } catch (ApiException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            // The web server's reader fails on broken HTTP framing (a body shorter than its Content-Length, a chunk
+            // size that is not hex). After that the connection's bytes mean nothing: answer, then close it.
+            res.header(HeaderNames.CONNECTION, "close");
+            throw ApiException.invalid(null, "cannot read the body: its HTTP framing is broken (a body shorter than its "
+                    + "Content-Length, or a malformed chunk)");
         }
     }
 
@@ -258,7 +294,7 @@ public final class CompletionServer implements AutoCloseable {
             c.awaitProgress(c.published, WAIT_NANOS);
         }
         if (c.finished() == Completion.Finish.FAILED) {
-            error(res, new ApiException(500, "server_error", null, null, c.failure));
+            error(res, c.failure);
             return;
         }
         int n = c.published;
@@ -267,7 +303,7 @@ public final class CompletionServer implements AutoCloseable {
                 .put("text", new String(c.text, 0, c.finalVisibleEnd, StandardCharsets.UTF_8))
                 .put("index", 0);
         if (c.tokenLogprobs != null) {
-            choice.set("logprobs", logprobs(c, 0, n, 0));
+            choice.set("logprobs", logprobs(c, 0, n));
         } else {
             choice.putNull("logprobs");
         }
@@ -286,7 +322,7 @@ public final class CompletionServer implements AutoCloseable {
         res.header(HeaderNames.CONTENT_TYPE, "text/event-stream");
         res.header(HeaderNames.CACHE_CONTROL, "no-cache");
         try (OutputStream sink = res.outputStream()) {
-            int sent = 0, textSent = 0, charsSent = 0;
+            int sent = 0, textSent = 0;
             while (true) {
                 Completion.Finish finish = c.finished();   // read before published: once set, published is final
                 int n = c.published;
@@ -297,7 +333,7 @@ public final class CompletionServer implements AutoCloseable {
                             .put("text", new String(c.text, textSent, end - textSent, StandardCharsets.UTF_8))
                             .put("index", 0);
                     if (c.tokenLogprobs != null) {
-                        choice.set("logprobs", logprobs(c, sent, sent + 1, charsSent));
+                        choice.set("logprobs", logprobs(c, sent, sent + 1));
                     } else {
                         choice.putNull("logprobs");
                     }
@@ -305,15 +341,12 @@ public final class CompletionServer implements AutoCloseable {
                     if (c.request.includeUsage()) {
                         chunk.putNull("usage");
                     }
-                    charsSent += new String(c.text, textSent, end - textSent, StandardCharsets.UTF_8).length();
                     textSent = end;
                     send(sink, chunk);
                 }
                 if (finish != null) {
                     if (finish == Completion.Finish.FAILED) {
-                        ObjectNode error = JSON.createObjectNode();
-                        error.putObject("error").put("message", c.failure).put("type", "server_error").putNull("param").putNull("code");
-                        send(sink, error);
+                        send(sink, errorBody(c.failure));
                     } else {
                         ObjectNode chunk = head(id, createdAt);
                         chunk.putArray("choices").addObject()
@@ -375,14 +408,13 @@ public final class CompletionServer implements AutoCloseable {
      * OpenAI's logprobs of tokens [from, to): each token's text, its log-probability, the top alternatives (text to
      * log-probability) and the offset of its text in the completion's, in characters.
      */
-    private ObjectNode logprobs(Completion c, int from, int to, int charOffset) {
+    private ObjectNode logprobs(Completion c, int from, int to) {
         ObjectNode logprobs = JSON.createObjectNode();
         ArrayNode tokens = logprobs.putArray("tokens");
         ArrayNode tokenLogprobs = logprobs.putArray("token_logprobs");
         ArrayNode top = logprobs.putArray("top_logprobs");
         ArrayNode offsets = logprobs.putArray("text_offset");
         int k = c.request.logprobs();
-        int offset = charOffset;
         for (int i = from; i < to; i++) {
             String token = tokenText(c.tokens[i]);
             tokens.add(token);
@@ -391,10 +423,21 @@ public final class CompletionServer implements AutoCloseable {
             for (int j = 0; j < k; j++) {
                 alternatives.put(tokenText(c.topTokens[i * k + j]), c.topLogprobs[i * k + j]);
             }
-            offsets.add(offset);
-            offset += token.length();
+            offsets.add(textOffset(c, i));
         }
         return logprobs;
+    }
+
+    /**
+     * Where token i's text starts in the completion's, in Unicode code points (as Python, where OpenAI's API and
+     * clients live, indexes strings: an emoji is one): the length of the text of the tokens before it, complete
+     * characters only (a token that ends inside a character adds nothing until the token that completes it). The
+     * same whether the completion is streamed or not, and whatever a stop string holds back.
+     */
+    private static int textOffset(Completion c, int i) {
+        if (i == 0) return 0;
+        String before = new String(c.text, 0, c.rawEnd[i - 1], StandardCharsets.UTF_8);
+        return before.codePointCount(0, before.length());
     }
 
     /** A token's text; a token that is part of a UTF-8 character is written "bytes:\\xe2\\x80", as OpenAI does. */
@@ -423,10 +466,15 @@ public final class CompletionServer implements AutoCloseable {
     }
 
     private void error(ServerResponse res, ApiException e) {
+        json(res, e.status, errorBody(e));
+    }
+
+    /** OpenAI's error shape: {"error": {"message", "type", "param", "code"}}, every field present, null if unused. */
+    private static ObjectNode errorBody(ApiException e) {
         ObjectNode body = JSON.createObjectNode();
         ObjectNode error = body.putObject("error").put("message", e.getMessage()).put("type", e.type);
         if (e.param != null) error.put("param", e.param); else error.putNull("param");
         if (e.code != null) error.put("code", e.code); else error.putNull("code");
-        json(res, e.status, body);
+        return body;
     }
 }

@@ -11,6 +11,8 @@ import java.util.logging.Logger;
 import tinyllm.TinyLlmException;
 import tinyllm.api.BatchRunner;
 import tinyllm.api.Model;
+import tinyllm.runtime.Buffers;
+import tinyllm.runtime.KvCache;
 import tinyllm.api.Sequence;
 import tinyllm.kernels.Softmax;
 
@@ -69,7 +71,10 @@ final class Scheduler implements AutoCloseable {
                     + maxBatch + ", " + maxQueue + ", " + stepRows);
         }
         this.vocabSize = model.config().vocabSize();
-        this.runner = model.newBatchRunner(stepRows);
+        long slotBytes = KvCache.bytes(model.config(), model.config().maxSeqLen());
+        Buffers.requireMemory(maxBatch * slotBytes, "the KV caches of " + maxBatch + " sequence slots (--max-batch), "
+                + slotBytes / 1_000_000 + " MB each");
+        this.runner = model.newBatchRunner(stepRows, maxBatch); // one row of logits per running sequence
         this.waiting = new ArrayBlockingQueue<>(maxQueue);
         this.freeSlots = new Sequence[maxBatch];
         for (int i = 0; i < maxBatch; i++) {
@@ -156,9 +161,10 @@ final class Scheduler implements AutoCloseable {
                 }
             }
         }
-        failActive(new TinyLlmException("the server stopped before this request finished"));
+        // 503 shutting_down, as for requests that arrive now: the client may retry elsewhere or later.
+        failActive(stopped("the server stopped before this request finished"));
         for (Completion c; (c = waiting.poll()) != null; ) {
-            c.fail("the server stopped before this request started");
+            c.fail(stopped("the server stopped before this request started"));
         }
     }
 
@@ -257,7 +263,7 @@ final class Scheduler implements AutoCloseable {
             c.accept(token, now);
             metrics.generatedTokens.increment(c.published - before);
         } catch (RuntimeException e) {
-            c.fail(e instanceof TinyLlmException ? e.getMessage() : "unexpected " + e);
+            c.fail(engineFailure(e instanceof TinyLlmException ? e.getMessage() : "unexpected " + e));
         }
     }
 
@@ -331,11 +337,22 @@ final class Scheduler implements AutoCloseable {
     }
 
     private void failActive(Throwable e) {
-        String message = e instanceof TinyLlmException ? e.getMessage() : "the engine failed: " + e;
+        failActive(engineFailure(e instanceof TinyLlmException ? e.getMessage() : "the engine failed: " + e));
+    }
+
+    private void failActive(ApiException error) {
         for (int i = 0; i < activeCount; i++) {
-            active[i].fail(message);
+            active[i].fail(error);
         }
         retire();
+    }
+
+    private static ApiException engineFailure(String message) {
+        return new ApiException(500, "server_error", null, null, message);
+    }
+
+    private static ApiException stopped(String message) {
+        return new ApiException(503, "server_error", null, "shutting_down", message);
     }
 
     /** Stops the engine thread; requests still queued or running fail. Then frees the slots. */

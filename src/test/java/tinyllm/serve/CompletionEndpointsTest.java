@@ -159,12 +159,58 @@ class CompletionEndpointsTest {
         assertNotEquals(a, c);
     }
 
+    /**
+     * text_offset is where each token's text starts in the completion, in code points of complete characters,
+     * the same streamed or not and with a stop string holding text back (each mode used to count differently).
+     */
+    @Test
+    void textOffsetsAreWhereEachTokensTextStartsInBothModes() throws Exception {
+        int[] greedy = Fixtures.greedyTokens("micro.greedy.txt");
+        String request = GREEDY_PROMPT + ", \"logprobs\": 0";
+        JsonNode whole = Http.post(server, request + "}").json().path("choices").get(0).path("logprobs").path("text_offset");
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        for (int i = 0; i < 12; i++) {
+            String before = java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(java.nio.charset.CodingErrorAction.IGNORE)
+                    .decode(java.nio.ByteBuffer.wrap(completeCharacters(bytes.toByteArray()))).toString();
+            assertEquals(before.codePointCount(0, before.length()), whole.get(i).asInt(), "token " + i + " in " + whole);
+            bytes.write(TOKENIZER.bytes(greedy[i]));
+        }
+        for (String stop : new String[] {null, llmcGreedyText(12).substring(5, 9)}) {
+            String body = request + (stop == null ? "" : ", \"stop\": " + Http.JSON.writeValueAsString(stop));
+            List<Integer> streamed = new java.util.ArrayList<>(), notStreamed = new java.util.ArrayList<>();
+            for (JsonNode chunk : Http.stream(server, body + ", \"stream\": true}").chunks()) {
+                chunk.path("choices").get(0).path("logprobs").path("text_offset").forEach(o -> streamed.add(o.asInt()));
+            }
+            Http.post(server, body + "}").json().path("choices").get(0).path("logprobs").path("text_offset")
+                    .forEach(o -> notStreamed.add(o.asInt()));
+            assertEquals(notStreamed, streamed, "stop " + stop);
+        }
+    }
+
+    /** {@code bytes} without a UTF-8 character it ends inside of. */
+    private static byte[] completeCharacters(byte[] bytes) {
+        int end = bytes.length, start = end;
+        while (start > 0 && (bytes[start - 1] & 0xC0) == 0x80 && end - start < 3) start--;
+        if (start > 0 && (bytes[start - 1] & 0xC0) == 0xC0) {
+            int lead = bytes[start - 1] & 0xFF, need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+            if (end - (start - 1) < need) return Arrays.copyOf(bytes, start - 1);
+        }
+        return bytes;
+    }
+
     @Test
     void modelsHealthAndMetrics() throws Exception {
         JsonNode models = Http.JSON.readTree(Http.get(server, "/v1/models").body());
         assertEquals("list", models.path("object").asText());
         assertEquals("test-model", models.path("data").get(0).path("id").asText());
         assertEquals("model", models.path("data").get(0).path("object").asText());
+        var one = Http.get(server, "/v1/models/test-model");
+        assertEquals(200, one.statusCode(), one.body());
+        assertEquals("test-model", Http.JSON.readTree(one.body()).path("id").asText(), "the clients' models.retrieve()");
+        var other = Http.get(server, "/v1/models/gpt-4");
+        assertEquals(404, other.statusCode());
+        assertEquals("model_not_found", Http.JSON.readTree(other.body()).path("error").path("code").asText(), other.body());
         assertEquals(200, Http.get(server, "/health").statusCode());
 
         Http.post(server, GREEDY_PROMPT + "}");

@@ -73,6 +73,50 @@ class CompletionErrorsTest {
     }
 
     @Test
+    void aBodyWithMoreAfterItsJsonIs400() throws Exception {
+        error("{\"prompt\": [1], \"max_tokens\": 2} xyz", 400, null, null);
+        error("{\"prompt\": [1], \"max_tokens\": 2} {\"prompt\": [2]}", 400, null, null);
+    }
+
+    /** A lone UTF-16 surrogate would become '?' in UTF-8: a different prompt or stop string, silently. */
+    @Test
+    void loneSurrogatesInTextAre400() throws Exception {
+        error("{\"prompt\": [1], \"stop\": \"\\ud83d\"}", 400, "stop", null);
+        error("{\"prompt\": [1], \"stop\": [\"ok\", \"\\ude00x\"]}", 400, "stop", null);
+        error("{\"prompt\": \"hi \\ud83d\"}", 400, "prompt", null);
+        // A pair is a character: accepted (micro's vocabulary holds GPT-2's byte tokens).
+        assertEquals(200, Http.post(server, "{\"prompt\": [1], \"max_tokens\": 1, \"stop\": \"\\ud83d\\ude00\"}").status());
+    }
+
+    @Test
+    void wrongMethodsAre405AndHeadHealthIsServed() throws Exception {
+        var get = Http.get(server, "/v1/completions");
+        assertEquals(405, get.statusCode(), get.body());
+        assertEquals("POST", get.headers().firstValue("Allow").orElse(null));
+        assertEquals("method_not_allowed", Http.JSON.readTree(get.body()).path("error").path("code").asText(), get.body());
+        var head = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://127.0.0.1:" + server.port() + "/health")).method("HEAD", java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+                java.net.http.HttpResponse.BodyHandlers.discarding());
+        assertEquals(200, head.statusCode());
+    }
+
+    /** A body shorter than its Content-Length: 400 in OpenAI's shape, no class names, and the connection closed. */
+    @Test
+    void brokenHttpFramingIs400() throws Exception {
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", server.port())) {
+            socket.setSoTimeout(30_000);
+            String body = "{\"prompt\": [1, 2, 3]}";
+            socket.getOutputStream().write(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 100\r\n\r\n" + body).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            socket.shutdownOutput();
+            String reply = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            assertTrue(reply.startsWith("HTTP/1.1 400"), reply);
+            assertTrue(reply.contains("\"type\":\"invalid_request_error\"") && reply.contains("framing"), reply);
+            assertFalse(reply.contains("Exception"), reply);
+        }
+    }
+
+    @Test
     void unknownFieldsAreIgnored() throws Exception {
         Http.Reply r = Http.post(server, "{\"prompt\": [1, 2], \"max_tokens\": 2, \"temperature\": 0, \"no_such_field\": {\"x\": 1}}");
         assertEquals(200, r.status(), r.json().toString());
@@ -83,6 +127,8 @@ class CompletionErrorsTest {
     void outOfRangeSettingsAre400() throws Exception {
         error("{\"prompt\": [1], \"max_tokens\": 0}", 400, "max_tokens", null);
         error("{\"prompt\": [1], \"temperature\": -0.5}", 400, "temperature", null);
+        error("{\"prompt\": [1], \"temperature\": 1e-39}", 400, "temperature", null); // 1/t overflows a float
+        error("{\"prompt\": [1], \"logprobs\": -1}", 400, "logprobs", null);
         error("{\"prompt\": [1], \"top_p\": 0}", 400, "top_p", null);
         error("{\"prompt\": [1], \"top_p\": 1.5}", 400, "top_p", null);
         error("{\"prompt\": [1], \"logprobs\": 6}", 400, "logprobs", null);
@@ -115,6 +161,9 @@ class CompletionErrorsTest {
         assertTrue(message.contains("60") && message.contains("10") && message.contains("64"), message);
         // The one context rule: the last new token is never fed, so 60 + 5 - 1 = 64 fits exactly.
         assertEquals(200, Http.post(server, "{\"prompt\": [" + prompt + "], \"max_tokens\": 5, \"temperature\": 0}").status());
+        // A prompt longer than the context: the prompt is at fault, whatever max_tokens.
+        String full = IntStream.range(0, 65).mapToObj(Integer::toString).collect(Collectors.joining(","));
+        error("{\"prompt\": [" + full + "], \"max_tokens\": 1}", 400, "prompt", "context_length_exceeded");
     }
 
     @Test
