@@ -73,6 +73,21 @@ public final class EngineBench {
         return nanos;
     }
 
+    /**
+     * Decode at {@code context} against the read rate of the weights, measured {@code rounds} times, each round
+     * {@code window} decode steps around the context and then one read of the weights by {@code reader}: both
+     * figures of a round come from the same minute of the host. Returns per round {tokens/s (median step), GB/s}.
+     */
+    public double[][] pairedDecodeAndRead(int context, int window, int rounds, MachineProbe.SegmentReader reader) {
+        double[][] pairs = new double[rounds][];
+        int start = Math.max(1, context - window / 2);
+        for (int r = 0; r < rounds; r++) {
+            long[] steps = decodeSteps(start, start + window);
+            pairs[r] = new double[] {1e9 / median(steps, 0, steps.length), reader.gbPerSecond()};
+        }
+        return pairs;
+    }
+
     /** Tokens/s over the {@code window} steps around context position {@code context}, from {@link #decodeSteps}. */
     public static double decodeTokensPerSecond(long[] steps, int start, int context, int window) {
         int from = Math.max(0, context - start - window / 2), to = Math.min(steps.length, from + window);

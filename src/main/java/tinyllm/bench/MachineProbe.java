@@ -38,21 +38,45 @@ public final class MachineProbe {
      * each summing one contiguous part of it.
      */
     public static double readBandwidth(MemorySegment segment, int threads, int repeats) {
-        try (WorkerPool pool = new WorkerPool(threads)) {
+        try (SegmentReader reader = new SegmentReader(segment, threads)) {
+            double best = 0;
+            for (int r = 0; r < repeats; r++) {
+                best = Math.max(best, reader.gbPerSecond());
+            }
+            return best;
+        }
+    }
+
+    /**
+     * Reads a segment whole, as often as asked, on threads of its own, compiled and warmed once: for reading the
+     * rate between other measurements (the bench pairs it with decode steps, since on a shared host the rate of
+     * memory moves by 2x from one minute to the next, and a roofline read minutes apart says little).
+     */
+    public static final class SegmentReader implements AutoCloseable {
+        private final WorkerPool pool;
+        private final SumTask task;
+
+        public SegmentReader(MemorySegment segment, int threads) {
+            this.pool = new WorkerPool(threads);
             // Compile the loop on a slice first; a cold first pass would measure the interpreter.
             SumTask warm = new SumTask(segment.asSlice(0, Math.min(segment.byteSize(), 1 << 24)));
             for (int i = 0; i < 200; i++) {
                 pool.run(warm);
             }
-            SumTask task = new SumTask(segment);
+            this.task = new SumTask(segment);
             pool.run(task); // once more over the whole: page-cache misses and TLB setup, not the steady rate
-            double best = 0;
-            for (int r = 0; r < repeats; r++) {
-                long start = System.nanoTime();
-                pool.run(task);
-                best = Math.max(best, task.bytes() / (double) (System.nanoTime() - start));
-            }
-            return best;
+        }
+
+        /** One read of the whole segment, in GB/s. */
+        public double gbPerSecond() {
+            long start = System.nanoTime();
+            pool.run(task);
+            return task.bytes() / (double) (System.nanoTime() - start);
+        }
+
+        @Override
+        public void close() {
+            pool.close();
         }
     }
 
