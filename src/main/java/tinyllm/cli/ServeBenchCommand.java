@@ -82,13 +82,18 @@ final class ServeBenchCommand implements Callable<Integer> {
         }
         List<String> serve = new ArrayList<>(List.of("--model", model.toString(),
                 "--max-batch", String.valueOf(most), "--max-queue", String.valueOf(Math.max(64, most)),
-                "--threads", String.valueOf(threads.count())));
+                "--threads", String.valueOf(threads.count()),
+                "--drain-seconds", "1")); // the bench owns this server: on a failure, no 30 s wait for its streams
         if (!mapping.map()) serve.add("--no-mmap");
         out.printf("bench serve: starting `tinyllm serve` on a free loopback port (a process of its own) ...%n");
         try (ServerProcess server = ServerProcess.start(serve, 120)) {
             String name = name(server.url);
             out.printf("bench serve: %s, %d threads, server at %s%n", name, threads.count(), server.url);
-            return bench(server.url, name);
+            try {
+                return bench(server.url, name);
+            } catch (TinyLlmException e) {
+                throw new TinyLlmException(e.getMessage() + " (the server last said: " + server.lastWords() + ")", e);
+            }
         }
     }
 
@@ -113,8 +118,8 @@ final class ServeBenchCommand implements Callable<Integer> {
 
     /** The model a running server serves, from its /v1/models. */
     private static String name(URI base) {
-        try {
-            var response = java.net.http.HttpClient.newHttpClient().send(
+        try (var client = java.net.http.HttpClient.newHttpClient()) {
+            var response = client.send(
                     java.net.http.HttpRequest.newBuilder(base.resolve("/v1/models")).timeout(Duration.ofSeconds(10)).build(),
                     java.net.http.HttpResponse.BodyHandlers.ofString());
             return new ObjectMapper().readTree(response.body()).path("data").path(0).path("id").asText();

@@ -47,8 +47,13 @@ final class ServerProcess implements AutoCloseable {
         command.addAll(serveArguments);
         try {
             log = Files.createTempFile("tinyllm-serve-", ".log");
-            process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+            // Their options are in this JVM's input arguments above already: inherited too, the child would apply
+            // them twice (a debugger's agent twice on one port, past the filter above).
+            builder.environment().keySet().removeAll(List.of("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS"));
+            process = builder.start();
         } catch (IOException e) {
+            deleteLog();
             throw new TinyLlmException("cannot start the server process: " + e.getMessage(), e);
         }
         killOnExit = new Thread(process::destroyForcibly, "tinyllm-server-process-kill");
@@ -77,10 +82,9 @@ final class ServerProcess implements AutoCloseable {
 
     /** Polls /health until 200 (serve answers 503 while its kernels compile), the child's exit, or the deadline. */
     private void awaitHealth(long readySeconds) {
-        HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
         HttpRequest health = HttpRequest.newBuilder(url.resolve("/health")).timeout(Duration.ofSeconds(5)).build();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(readySeconds);
-        try {
+        try (HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()) {
             while (true) {
                 if (process.waitFor(100, TimeUnit.MILLISECONDS)) {
                     throw new TinyLlmException("the server process exited before it was ready: " + lastWords());
@@ -101,7 +105,7 @@ final class ServerProcess implements AutoCloseable {
     }
 
     /** The server's own last words, its one-line error if it printed one (without the JDK's incubator warning). */
-    private String lastWords() {
+    String lastWords() {
         List<String> lines;
         try {
             lines = Files.readAllLines(log, StandardCharsets.UTF_8);
@@ -133,8 +137,12 @@ final class ServerProcess implements AutoCloseable {
         } catch (IllegalStateException e) {
             // already shutting down: the hook runs, harmlessly
         }
+        deleteLog();
+    }
+
+    private void deleteLog() {
         try {
-            Files.deleteIfExists(log);
+            if (log != null) Files.deleteIfExists(log);
         } catch (IOException e) {
             // a temporary file left behind
         }

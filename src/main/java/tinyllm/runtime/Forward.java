@@ -75,9 +75,7 @@ public final class Forward implements AutoCloseable {
         this.maxRows = maxRows;
         this.maxLogitRows = maxLogitRows;
         long C = config.channels(), rows = maxRows;
-        long activationFloats = rows * C * (1 + 1 + 3 + 1 + 1 + 4 + (MatMul.splitsInput(weights.wte().encoding()) ? 4 : 0))
-                + (long) maxLogitRows * (C + config.vocabSize());
-        Buffers.requireMemory(activationFloats * Float.BYTES, "the activations for " + maxRows + " rows x " + C + " channels");
+        Buffers.requireMemory(activationBytes(config, maxRows, maxLogitRows), "the activations for " + maxRows + " rows x " + C + " channels");
         try {
             this.x = floats(rows * C);
             this.ln = floats(rows * C);
@@ -102,6 +100,13 @@ public final class Forward implements AutoCloseable {
             arena.close(); // what was allocated before the failure
             throw e;
         }
+    }
+
+    /** Bytes of the activations a forward pass of {@code maxRows} rows allocates (see the constructor). */
+    public static long activationBytes(GPT2Config config, int maxRows, int maxLogitRows) {
+        long C = config.channels();
+        long perRow = C * (1 + 1 + 3 + 1 + 1 + 4 + (MatMul.splitsInput(config.dtype()) ? 4 : 0)); // x ln qkv atty proj fch split
+        return ((long) maxRows * perRow + (long) maxLogitRows * (C + config.vocabSize())) * Float.BYTES;
     }
 
     private MemorySegment floats(long count) {

@@ -30,7 +30,7 @@ record CompletionRequest(int[] prompt, int maxTokens, float temperature, float t
                          boolean stream, boolean includeUsage, boolean ignoreEos) {
     static final int MAX_LOGPROBS = 5, MAX_STOPS = 4, DEFAULT_MAX_TOKENS = 16;
     /** The smallest positive temperature whose reciprocal is a finite float. */
-    static final float MIN_TEMPERATURE = 1 / Float.MAX_VALUE;
+    static final float MIN_TEMPERATURE = Math.nextUp(1 / Float.MAX_VALUE); // 1 / Float.MAX_VALUE itself rounds below it
 
     /** Trailing tokens refused: '{"prompt": "a"} {"prompt": "b"}' is not one JSON body, so it is not read as the first. */
     private static final ObjectMapper JSON = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
@@ -84,7 +84,8 @@ record CompletionRequest(int[] prompt, int maxTokens, float temperature, float t
                             + (room >= 1 ? " (at most " + room + " new tokens after this prompt)" : " (shorten the prompt)"));
         }
         float temperature = number(root, "temperature", 1f);
-        if (temperature < 0 || (temperature > 0 && !Float.isFinite(1 / temperature))) {
+        boolean underflows = temperature == 0 && root.path("temperature").doubleValue() > 0; // 1e-50: not greedy, too small
+        if (temperature < 0 || underflows || (temperature > 0 && !Float.isFinite(1 / temperature))) {
             // The sampler divides by it: a positive temperature whose reciprocal overflows a float cannot be used.
             throw ApiException.invalid("temperature", "temperature must be 0 (greedy) or a positive number from "
                     + MIN_TEMPERATURE + " up, got " + temperature);

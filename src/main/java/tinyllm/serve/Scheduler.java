@@ -12,6 +12,7 @@ import tinyllm.TinyLlmException;
 import tinyllm.api.BatchRunner;
 import tinyllm.api.Model;
 import tinyllm.runtime.Buffers;
+import tinyllm.runtime.Forward;
 import tinyllm.runtime.KvCache;
 import tinyllm.api.Sequence;
 import tinyllm.kernels.Softmax;
@@ -71,9 +72,11 @@ final class Scheduler implements AutoCloseable {
                     + maxBatch + ", " + maxQueue + ", " + stepRows);
         }
         this.vocabSize = model.config().vocabSize();
+        // Checked together before either is allocated: each alone could pass while both do not fit.
         long slotBytes = KvCache.bytes(model.config(), model.config().maxSeqLen());
-        Buffers.requireMemory(maxBatch * slotBytes, "the KV caches of " + maxBatch + " sequence slots (--max-batch), "
-                + slotBytes / 1_000_000 + " MB each");
+        Buffers.requireMemory(maxBatch * slotBytes + Forward.activationBytes(model.config(), stepRows, maxBatch),
+                "the KV caches of " + maxBatch + " sequence slots (--max-batch, " + slotBytes / 1000
+                        + " KB each) and the activations of a step of " + stepRows + " rows (--step-tokens)");
         this.runner = model.newBatchRunner(stepRows, maxBatch); // one row of logits per running sequence
         this.waiting = new ArrayBlockingQueue<>(maxQueue);
         this.freeSlots = new Sequence[maxBatch];

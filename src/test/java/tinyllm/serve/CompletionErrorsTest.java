@@ -98,6 +98,18 @@ class CompletionErrorsTest {
                 java.net.URI.create("http://127.0.0.1:" + server.port() + "/health")).method("HEAD", java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
                 java.net.http.HttpResponse.BodyHandlers.discarding());
         assertEquals(200, head.statusCode());
+        var post = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://127.0.0.1:" + server.port() + "/v1/models/test-model")).POST(java.net.http.HttpRequest.BodyPublishers.ofString("{}")).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertEquals(405, post.statusCode(), post.body());
+    }
+
+    /** --max-batch and --step-tokens whose buffers cannot fit: one line at start, not memory zeroed until the system kills us. */
+    @Test
+    void slotsBeyondTheMachinesMemoryAreRefusedAtStart() {
+        var e = org.junit.jupiter.api.Assertions.assertThrows(tinyllm.TinyLlmException.class,
+                () -> Http.serve(model, 1 << 28, 8, 1 << 28, BODY_LIMIT));
+        assertTrue(e.getMessage().contains("--max-batch") && e.getMessage().contains("three quarters of this machine's"), e.getMessage());
     }
 
     /** A body shorter than its Content-Length: 400 in OpenAI's shape, no class names, and the connection closed. */
@@ -128,6 +140,11 @@ class CompletionErrorsTest {
         error("{\"prompt\": [1], \"max_tokens\": 0}", 400, "max_tokens", null);
         error("{\"prompt\": [1], \"temperature\": -0.5}", 400, "temperature", null);
         error("{\"prompt\": [1], \"temperature\": 1e-39}", 400, "temperature", null); // 1/t overflows a float
+        error("{\"prompt\": [1], \"temperature\": 1e-50}", 400, "temperature", null); // a float 0, yet not asked greedy
+        // The smallest the message names is accepted.
+        var smallest = error("{\"prompt\": [1], \"temperature\": 1e-39}", 400, "temperature", null).path("message").asText();
+        String named = smallest.substring(smallest.indexOf("from ") + 5, smallest.indexOf(" up"));
+        assertEquals(200, Http.post(server, "{\"prompt\": [1], \"max_tokens\": 1, \"temperature\": " + named + "}").status(), named);
         error("{\"prompt\": [1], \"logprobs\": -1}", 400, "logprobs", null);
         error("{\"prompt\": [1], \"top_p\": 0}", 400, "top_p", null);
         error("{\"prompt\": [1], \"top_p\": 1.5}", 400, "top_p", null);
