@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -57,6 +58,11 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     ThreadsOption threads = new ThreadsOption();
 
+    /** For a parent that starts the server (bench serve): a parent killed outright runs no hook to stop its child. */
+    @Option(names = "--exit-with", paramLabel = "PID", hidden = true,
+            description = "Shut down as on SIGTERM when process PID ends.")
+    Long exitWith;
+
     @Option(names = "--drain-seconds", paramLabel = "S", defaultValue = "30",
             description = "On shutdown, how long running requests may take to finish (default: ${DEFAULT-VALUE}).")
     int drainSeconds;
@@ -106,10 +112,17 @@ final class ServeCommand implements Callable<Integer> {
                     out.println(drained ? "tinyllm serve: stopped" : "tinyllm serve: stopped, cutting off requests still running");
                     stopped.countDown();
                 };
+                AtomicBoolean draining = new AtomicBoolean();
+                Runnable shutDown = () -> {
+                    if (draining.compareAndSet(false, true)) Thread.ofPlatform().name("tinyllm-shutdown").start(drain);
+                };
                 // Handled here rather than by a shutdown hook, so that a drained server exits 0, not 143. sun.misc.Signal
                 // (module jdk.unsupported) is the JDK's only way to do so; javac warns that it is internal.
                 for (String signal : new String[] {"TERM", "INT"}) {
-                    Signal.handle(new Signal(signal), s -> Thread.ofPlatform().name("tinyllm-shutdown").start(drain));
+                    Signal.handle(new Signal(signal), s -> shutDown.run());
+                }
+                if (exitWith != null) {
+                    ProcessHandle.of(exitWith).ifPresentOrElse(parent -> parent.onExit().thenRun(shutDown), shutDown);
                 }
                 boolean warm = warmUp.awaitRounds(WARM_UP_ROUNDS, WARM_UP_LIMIT.toNanos());
                 server.warmingUp(false);

@@ -43,7 +43,8 @@ final class ServerProcess implements AutoCloseable {
             if (!flag.startsWith("-agentlib:jdwp")) command.add(flag); // a debugger's port can be taken once
         }
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve",
-                "--host", "127.0.0.1", "--port", String.valueOf(port)));
+                "--host", "127.0.0.1", "--port", String.valueOf(port),
+                "--exit-with", String.valueOf(ProcessHandle.current().pid()))); // even if this JVM is killed outright
         command.addAll(serveArguments);
         try {
             log = Files.createTempFile("tinyllm-serve-", ".log");
