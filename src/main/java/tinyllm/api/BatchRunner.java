@@ -115,13 +115,16 @@ public final class BatchRunner implements AutoCloseable {
      */
     public void step() {
         checkOpen();
+        boolean done = false;
         try {
             if (batch.rows() > 0) {
+                if (checkpoint != null) checkpoint.requireIntact();
                 forward.forward(batch);
                 for (int s = 0; s < queuedSequences; s++) {
                     queued[s].advance(queued[s].queuedRows);
                 }
             }
+            done = true;
         } catch (InternalError e) {
             // HotSpot's word for a read of a mapped page that is gone, on this thread or a worker (see Checkpoint).
             if (checkpoint != null && checkpoint.mapped()) {
@@ -131,6 +134,7 @@ public final class BatchRunner implements AutoCloseable {
         } finally {
             for (int s = 0; s < queuedSequences; s++) {
                 queued[s].queuedRows = 0;
+                if (!done) queued[s].logitRow = -1; // a failed step's logits are not the answer to anything
                 queued[s] = null;
             }
             queuedSequences = 0;

@@ -112,9 +112,11 @@ public final class Generator {
         if (prompt.length == 0) {
             throw new TinyLlmException("the prompt is empty: give at least one token");
         }
-        if (!session.config().fits((long) session.position() + prompt.length, Math.max(1, out.length))) {
+        // The one context rule (GPT2Config.fits), against what this session holds: it may be smaller than the model's.
+        if (!session.config().fits((long) session.position() + prompt.length, Math.max(1, out.length))
+                || (long) session.position() + prompt.length + Math.max(1, out.length) - 1 > session.contextLength()) {
             throw new TinyLlmException("prompt of " + prompt.length + " tokens + " + out.length
-                    + " new tokens exceeds the model's context of " + session.contextLength() + " tokens"
+                    + " new tokens exceeds this session's context of " + session.contextLength() + " tokens"
                     + (session.position() > 0 ? " (" + session.position() + " held already)" : ""));
         }
         text.reset();
@@ -166,7 +168,11 @@ public final class Generator {
     /** The chooser's pick for new token {@code step}; a refusal (broken logits) says which step it was. */
     private int choose(Session session, int vocab, int step) {
         try {
-            return chooser.choose(session.logits(), vocab);
+            int token = chooser.choose(session.logits(), vocab);
+            if (token < 0 || token >= vocab) { // a chooser of the caller's own: its mistake must not become output
+                throw new TinyLlmException("the chooser returned token id " + token + ", outside the vocabulary 0.." + (vocab - 1));
+            }
+            return token;
         } catch (TinyLlmException e) {
             throw new TinyLlmException("step " + (step + 1) + " (after " + session.position() + " tokens): " + e.getMessage(), e);
         }

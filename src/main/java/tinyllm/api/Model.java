@@ -24,6 +24,7 @@ import tinyllm.runtime.WorkerPool;
  */
 public final class Model implements AutoCloseable {
     private final Arena arena;
+    private volatile boolean closed;
     private final GPT2Config config;
     private final Checkpoint checkpoint; // null for a model that is not a file's (the warm-up's)
     private final Weights weights;
@@ -111,6 +112,7 @@ public final class Model implements AutoCloseable {
      * @throws TinyLlmException if {@code contextTokens} is out of range
      */
     public Session newSession(int contextTokens) {
+        checkOpen();
         if (contextTokens < 1 || contextTokens > config().maxSeqLen()) {
             throw new TinyLlmException("a session holds 1 to " + config().maxSeqLen()
                     + " tokens (the model's context), not " + contextTokens);
@@ -152,6 +154,7 @@ public final class Model implements AutoCloseable {
      * need not pay for logits it never asks for.
      */
     public BatchRunner newBatchRunner(int maxRows, int maxLogitRows) {
+        checkOpen();
         if (maxRows < 1 || maxLogitRows < 1 || maxLogitRows > maxRows) {
             throw new TinyLlmException("a batch step needs room for at least 1 row and 1 to " + maxRows
                     + " rows of logits, not " + maxRows + " and " + maxLogitRows);
@@ -159,9 +162,20 @@ public final class Model implements AutoCloseable {
         return new BatchRunner(config, weights, checkpoint, pool, maxRows, maxLogitRows);
     }
 
+    /** Stops the workers and unmaps the weights; sessions and runners made from it fail from then on. Idempotent. */
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         pool.close();
         arena.close();
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("the model is closed");
+        }
     }
 }

@@ -24,7 +24,13 @@ public final class StopStrings {
             if (stopStrings.get(i).isEmpty()) {
                 throw new TinyLlmException("a stop string cannot be empty");
             }
-            stops[i] = stopStrings.get(i).getBytes(StandardCharsets.UTF_8);
+            // Strictly: getBytes would turn a lone surrogate into '?', and the stop string would silently be another.
+            try {
+                var bytes = StandardCharsets.UTF_8.newEncoder().encode(java.nio.CharBuffer.wrap(stopStrings.get(i)));
+                stops[i] = java.util.Arrays.copyOf(bytes.array(), bytes.limit());
+            } catch (java.nio.charset.CharacterCodingException e) {
+                throw new TinyLlmException("stop string " + (i + 1) + " is not text UTF-8 can carry (a lone UTF-16 surrogate?)");
+            }
             longest = Math.max(longest, stops[i].length);
         }
         this.recent = new byte[longest];

@@ -48,11 +48,35 @@ public final class Checkpoint {
     private final MemorySegment parameters;
     private final boolean mapped;
 
-    private Checkpoint(Path path, GPT2Config config, MemorySegment parameters, boolean mapped) {
+    /** Mapped checkpoints: the open file, for {@link #requireIntact}; closed with the mapping's arena. Else null. */
+    private final FileChannel file;
+
+    private Checkpoint(Path path, GPT2Config config, MemorySegment parameters, boolean mapped, FileChannel file) {
         this.path = path;
         this.config = config;
         this.parameters = parameters;
         this.mapped = mapped;
+        this.file = file;
+    }
+
+    /**
+     * Throws {@link #changedWhileInUse} if the mapped file is now shorter than its mapping (someone truncated or
+     * rewrote it in place). Asked before every forward pass: a read of a page past the new end is a SIGBUS, which
+     * HotSpot turns into an exception only in code it knows to read memory unsafely (see {@link #changedWhileInUse});
+     * until the kernels are compiled by C2 that is not certain, and the JVM would die. One fstat of the file it
+     * mapped (a file renamed over the path is another file and harms nothing), a microsecond a step.
+     */
+    public void requireIntact() {
+        if (file == null) {
+            return;
+        }
+        try {
+            if (file.size() < HEADER_BYTES + parameters.byteSize()) {
+                throw changedWhileInUse(null);
+            }
+        } catch (java.io.IOException e) {
+            throw changedWhileInUse(e);
+        }
     }
 
     public Path path() {
@@ -143,18 +167,37 @@ public final class Checkpoint {
         } catch (IOException e) {
             throw TinyLlmException.io("cannot read checkpoint", path, e);
         }
-        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+        FileChannel channel = null;
+        try {
+            channel = FileChannel.open(path, StandardOpenOption.READ);
             long fileSize = channel.size();
             GPT2Config config = read(path, readHeader(channel), fileSize);
             long parameterBytes = fileSize - HEADER_BYTES;
-            MemorySegment parameters = map
-                    ? uniform(channel.map(FileChannel.MapMode.READ_ONLY, HEADER_BYTES, parameterBytes, arena), arena)
-                    : readIntoMemory(path, channel, parameterBytes, arena);
-            return new Checkpoint(path, config, parameters, map);
+            if (!map) {
+                MemorySegment copy = readIntoMemory(path, channel, parameterBytes, arena);
+                channel.close();
+                return new Checkpoint(path, config, copy, false, null);
+            }
+            // The channel stays open while the mapping lives (for requireIntact), and closes with the arena.
+            FileChannel open = channel;
+            MemorySegment parameters = uniform(channel.map(FileChannel.MapMode.READ_ONLY, HEADER_BYTES, parameterBytes, arena), arena,
+                    () -> closeQuietly(open));
+            channel = null;
+            return new Checkpoint(path, config, parameters, true, open);
         } catch (NoSuchFileException e) {
             throw new TinyLlmException("checkpoint " + path + " " + TinyLlmException.missing(path));
         } catch (IOException e) {
             throw TinyLlmException.io("cannot read checkpoint", path, e);
+        } finally {
+            if (channel != null) closeQuietly(channel); // a failure before the mapping took it
+        }
+    }
+
+    private static void closeQuietly(FileChannel channel) {
+        try {
+            channel.close();
+        } catch (IOException e) {
+            // nothing left to read through it
         }
     }
 
@@ -215,8 +258,8 @@ public final class Checkpoint {
      * memory-access call sites then see one segment class for weights and activations alike; a
      * mapped-segment class next to arena segments made them polymorphic and cost 30-40 %.
      */
-    private static MemorySegment uniform(MemorySegment mapping, Arena arena) {
-        return MemorySegment.ofAddress(mapping.address()).reinterpret(mapping.byteSize(), arena, null).asReadOnly();
+    private static MemorySegment uniform(MemorySegment mapping, Arena arena, Runnable onClose) {
+        return MemorySegment.ofAddress(mapping.address()).reinterpret(mapping.byteSize(), arena, segment -> onClose.run()).asReadOnly();
     }
 
     /**

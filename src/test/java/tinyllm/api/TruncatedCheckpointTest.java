@@ -56,6 +56,22 @@ class TruncatedCheckpointTest {
         assertTrue(child.noCrashReport, "hs_err file written: " + child.output);
     }
 
+    /**
+     * The same a few rounds after start, no JIT flags: the kernels still interpreted, some Vector API methods
+     * already compiled on their own, where a fault is not turned into an exception (it killed the JVM, SIGBUS, in
+     * a hostile test pass). The engine checks the file's length before each forward pass.
+     */
+    @Test
+    void mappedTruncationSoonAfterStartIsAnErrorNotACrash() throws Exception {
+        for (int rounds : new int[] {3, 10}) {
+            Path file = Files.copy(Fixtures.path("vocab.bin"), dir.resolve("vocab-" + rounds + ".bin"));
+            Child child = run(file, true, rounds, List.of());
+            assertEquals(1, child.exit, child.output);
+            assertTrue(child.output.contains("error: checkpoint " + child.file + " changed or truncated while in use"), child.output);
+            assertTrue(child.noCrashReport, "hs_err file written: " + child.output);
+        }
+    }
+
     @Test
     void readIntoMemoryTheTruncationDoesNotMatter() throws Exception {
         Child child = run(Files.copy(Fixtures.path("micro.bin"), dir.resolve("micro.bin")), false);
@@ -67,9 +83,14 @@ class TruncatedCheckpointTest {
     record Child(int exit, String output, Path file, boolean noCrashReport) {}
 
     Child run(Path file, boolean map) throws Exception {
-        List<String> command = ChildJvm.command("--enable-native-access=ALL-UNNAMED", "-Xbatch", "-XX:CompileThresholdScaling=0.05",
-                "-XX:ErrorFile=" + dir.resolve("hs_err_%p.log"));
-        command.addAll(List.of(TruncatedWhileMapped.class.getName(), file.toString(), Boolean.toString(map)));
+        return run(file, map, 400, List.of("-Xbatch", "-XX:CompileThresholdScaling=0.05"));
+    }
+
+    Child run(Path file, boolean map, int rounds, List<String> jitFlags) throws Exception {
+        List<String> flags = new java.util.ArrayList<>(List.of("--enable-native-access=ALL-UNNAMED", "-XX:ErrorFile=" + dir.resolve("hs_err_%p.log")));
+        flags.addAll(jitFlags);
+        List<String> command = ChildJvm.command(flags.toArray(String[]::new));
+        command.addAll(List.of(TruncatedWhileMapped.class.getName(), file.toString(), Boolean.toString(map), Integer.toString(rounds)));
         Process process = new ProcessBuilder(command).redirectErrorStream(true).directory(dir.toFile()).start();
         StringBuilder output = new StringBuilder();
         try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
