@@ -20,6 +20,10 @@ public final class Greedy implements TokenChooser {
 
     /** The greedy choice over logits[0..V), for this chooser and {@link Session#argmax()}. */
     static int argmax(MemorySegment logits, int vocabSize) {
+        if (vocabSize < 1 || logits.byteSize() < (long) vocabSize * Float.BYTES) {
+            throw new IllegalArgumentException("greedy needs logits of 1 or more tokens, got a vocabulary of " + vocabSize
+                    + " over " + logits.byteSize() / Float.BYTES + " floats");
+        }
         int token = Argmax.forward(logits, vocabSize);
         if (token < 0) {
             throw new TinyLlmException("cannot choose greedily: the model's logits hold NaN or infinite values (a broken checkpoint?)");

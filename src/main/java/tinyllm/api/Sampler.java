@@ -1,6 +1,8 @@
 package tinyllm.api;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Objects;
 import java.util.SplittableRandom;
 
@@ -40,7 +42,7 @@ public final class Sampler implements TokenChooser {
     // Without top-k every token is a candidate: its logit, overwritten by its weight exp((logit - max) / T),
     // and its id (allTokens[i] == i, filled once).
     private final float[] allWeights;
-    private final MemorySegment allWeightsSegment; // the same floats, for the softmax kernel
+    private final MemorySegment allWeightsSegment; // the softmax kernel's output, copied into allWeights
     private final int[] allTokens;
     // With top-k, the k best so far as a min-heap whose root is the next to leave: logits, then weights.
     private final float[] topWeights;
@@ -61,9 +63,12 @@ public final class Sampler implements TokenChooser {
      * @param seed        starts the random sequence; the same seed repeats the same draws
      * @throws TinyLlmException when a setting is out of range
      */
+    /** The largest vocabulary a checkpoint may declare; the sampler's arrays are sized by it. */
+    private static final int MAX_VOCABULARY = 1 << 24;
+
     public Sampler(int vocabSize, float temperature, int topK, float topP, long seed) {
-        if (vocabSize < 1) {
-            throw new TinyLlmException("the vocabulary must hold at least one token, got " + vocabSize);
+        if (vocabSize < 1 || vocabSize > MAX_VOCABULARY) {
+            throw new TinyLlmException("the vocabulary must hold 1 to " + MAX_VOCABULARY + " tokens (a checkpoint's most), got " + vocabSize);
         }
         if (!(temperature > 0) || Float.isInfinite(temperature)) {
             throw new TinyLlmException("temperature must be positive and finite, got " + temperature
@@ -85,7 +90,10 @@ public final class Sampler implements TokenChooser {
         this.topK = topK;
         this.topP = topP;
         this.allWeights = new float[vocabSize];
-        this.allWeightsSegment = MemorySegment.ofArray(allWeights);
+        // Native, as every segment the kernels see: a heap segment here made Softmax's call sites see two segment
+        // classes; recompiled for both, C2 could leave its vector arithmetic un-intrinsified, boxing every vector
+        // (~300 KB a call, in a JVM that sampled before anything else ran).
+        this.allWeightsSegment = Arena.ofAuto().allocate((long) vocabSize * Float.BYTES, 64);
         this.allTokens = new int[vocabSize];
         for (int i = 0; i < vocabSize; i++) {
             allTokens[i] = i;
@@ -212,6 +220,7 @@ public final class Sampler implements TokenChooser {
     /** allWeights[0..V) = the weights of logits[0..V); returns their sum. */
     private double softmaxAll(MemorySegment logits, int V) {
         Softmax.weights(logits, V, inverseTemperature, allWeightsSegment, total);
+        MemorySegment.copy(allWeightsSegment, ValueLayout.JAVA_FLOAT, 0, allWeights, 0, V); // the draw reads an array
         return checkedTotal(total[0]);
     }
 

@@ -45,6 +45,7 @@ public final class WarmUp implements AutoCloseable {
     }
 
     static WarmUp start(DType dtype) {
+        java.util.Objects.requireNonNull(dtype, "the storage type to warm up for (DType.FP32, BF16 or Q8)");
         WarmUp warmUp = new WarmUp(dtype);
         warmUp.thread.start();
         return warmUp;

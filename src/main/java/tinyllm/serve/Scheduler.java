@@ -58,7 +58,7 @@ final class Scheduler implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment adjustedLogits;
     private final float[] weights;
-    private final MemorySegment weightsSegment; // the same floats, for the softmax kernel
+    private final MemorySegment weightsSegment; // the softmax kernel's output, copied into weights
     private final double[] total = new double[1];
 
     /**
@@ -88,7 +88,7 @@ final class Scheduler implements AutoCloseable {
         this.rowsAdded = new int[maxBatch];
         this.adjustedLogits = arena.allocate((long) vocabSize * Float.BYTES, 64);
         this.weights = new float[vocabSize];
-        this.weightsSegment = MemorySegment.ofArray(weights);
+        this.weightsSegment = arena.allocate((long) vocabSize * Float.BYTES, 64); // native, as every kernel's segment (see Sampler)
         this.metrics = metrics;
         metrics.watch(waiting::size, () -> runningCount);
         this.engine = Thread.ofPlatform().name("tinyllm-engine").daemon().unstarted(this::run);
@@ -276,6 +276,7 @@ final class Scheduler implements AutoCloseable {
      */
     private void logprobs(Completion c, MemorySegment logits, int token) {
         float max = Softmax.weights(logits, vocabSize, 1f, weightsSegment, total);
+        MemorySegment.copy(weightsSegment, FLOAT, 0, weights, 0, vocabSize);
         float logTotal = (float) Math.log(total[0]);
         int i = c.published;
         c.tokenLogprobs[i] = logits.get(FLOAT, (long) token * Float.BYTES) - max - logTotal;

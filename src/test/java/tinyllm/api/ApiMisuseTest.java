@@ -97,6 +97,15 @@ class ApiMisuseTest {
     }
 
     @Test
+    void choosersRefuseImpossibleVocabularies() {
+        MemorySegment logits = MemorySegment.ofArray(new float[8]);
+        assertThrows(IllegalArgumentException.class, () -> new Greedy().choose(logits, 0));
+        assertThrows(IllegalArgumentException.class, () -> new Greedy().choose(logits, 9), "more tokens than logits");
+        assertThrows(TinyLlmException.class, () -> new Sampler(Integer.MAX_VALUE, 1f, 0, 1f, 1), "not an OutOfMemoryError");
+        assertThrows(NullPointerException.class, () -> Model.warmUp(null));
+    }
+
+    @Test
     void aStopStringWithALoneSurrogateIsRefused() {
         assertThrows(TinyLlmException.class, () -> new StopStrings(List.of("\uD800")));
         assertDoesNotThrow(() -> new StopStrings(List.of("\uD83D\uDE00")));
