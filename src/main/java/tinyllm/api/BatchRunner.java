@@ -145,18 +145,15 @@ public final class BatchRunner implements AutoCloseable {
 
     /**
      * After {@link #step()}: the next-token logits of {@code seq} (V floats, a read-only view, overwritten by
-     * the next step), if its add for that step asked for them.
+     * the next step), if its add for that step asked for them, that step succeeded, and the sequence has not been
+     * reset since.
      */
     public MemorySegment logits(Sequence seq) {
         if (seq.runner != this || seq.queuedFor != steps - 1 || seq.logitRow < 0) {
-            throw new IllegalStateException("no logits for this sequence: its add for the last step did not ask for them");
+            throw new IllegalStateException("no logits for this sequence: the last step did not compute them for it (not asked,"
+                    + " the step failed, or the sequence was reset since)");
         }
         return logitRows[seq.logitRow];
-    }
-
-    /** Row {@code index} of the logits, whichever sequence it belongs to in a step: a session's one row. */
-    MemorySegment logitRow(int index) {
-        return logitRows[index];
     }
 
     /** Frees the activations and the caches of every sequence still open. */

@@ -37,6 +37,7 @@ public final class Sequence implements AutoCloseable {
     /** Forgets every token; the cache is kept for the next request. */
     public void reset() {
         rewind(0);
+        logitRow = -1; // the logits of the tokens just forgotten answer nothing now
     }
 
     /** Forgets the tokens from {@code position} on, keeping the cache of those before it. */

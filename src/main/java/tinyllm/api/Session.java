@@ -23,17 +23,13 @@ public final class Session implements AutoCloseable {
     private final GPT2Config config;
     private final BatchRunner runner;
     private final Sequence sequence;
-    private final MemorySegment logits;
     private final int[] oneToken = new int[1];
-    /** Whether the logits describe the last token fed: not before the first feed, after a reset, or after a failed one. */
-    private boolean hasLogits;
 
     /** Takes ownership of {@code runner}, a runner of one logits row, and gives the sequence its cache. */
     Session(GPT2Config config, BatchRunner runner, int contextTokens) {
         this.config = config;
         this.runner = runner;
         this.sequence = runner.newSequence(contextTokens);
-        this.logits = runner.logitRow(0);
     }
 
     /** The model's shape. */
@@ -54,7 +50,6 @@ public final class Session implements AutoCloseable {
     /** Forgets every token; the buffers are kept for the next conversation. */
     public void reset() {
         sequence.reset();
-        hasLogits = false;
     }
 
     /**
@@ -71,10 +66,7 @@ public final class Session implements AutoCloseable {
      * @throws IllegalStateException before the first token is fed, after {@link #reset}, or after a feed that failed
      */
     public MemorySegment logits() {
-        if (!hasLogits) {
-            throw new IllegalStateException("no logits: no token fed since the session began or was reset, or the last feed failed");
-        }
-        return logits;
+        return runner.logits(sequence);
     }
 
     /** The greedy choice: the id of the largest logit (see {@link #logits} for when there is none). */
@@ -104,14 +96,12 @@ public final class Session implements AutoCloseable {
      */
     public void prefill(int[] tokens, int from, int count) {
         BatchRunner.checkFeed(config, "session", sequence.position(), sequence.capacity(), tokens, from, count);
-        hasLogits = false; // until the last pass succeeds
         int rows;
         for (int done = 0; done < count; done += rows) {
             rows = Math.min(runner.maxRows(), count - done);
             runner.add(sequence, tokens, from + done, rows, done + rows == count);
             runner.step();
         }
-        hasLogits = true;
     }
 
     /** Frees the activations and the KV cache. */
