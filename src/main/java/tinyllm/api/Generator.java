@@ -3,6 +3,7 @@ package tinyllm.api;
 import java.util.List;
 
 import tinyllm.TinyLlmException;
+import tinyllm.model.GPT2Config;
 import tinyllm.tokenizer.GPT2Tokenizer;
 
 /**
@@ -112,9 +113,8 @@ public final class Generator {
         if (prompt.length == 0) {
             throw new TinyLlmException("the prompt is empty: give at least one token");
         }
-        // The one context rule (GPT2Config.fits), against what this session holds: it may be smaller than the model's.
-        if (!session.config().fits((long) session.position() + prompt.length, Math.max(1, out.length))
-                || (long) session.position() + prompt.length + Math.max(1, out.length) - 1 > session.contextLength()) {
+        // The one context rule, against what this session holds: it may be smaller than the model's.
+        if (!GPT2Config.fits((long) session.position() + prompt.length, Math.max(1, out.length), session.contextLength())) {
             throw new TinyLlmException("prompt of " + prompt.length + " tokens + " + out.length
                     + " new tokens exceeds this session's context of " + session.contextLength() + " tokens"
                     + (session.position() > 0 ? " (" + session.position() + " held already)" : ""));

@@ -39,7 +39,12 @@ public record GPT2Config(int maxSeqLen, int vocabSize, int vocabPadded, int laye
      * The last new token is chosen but never fed, so it takes no place in the cache: prompt + new - 1 <= maxT.
      */
     public boolean fits(long promptTokens, long newTokens) {
-        return promptTokens >= 1 && newTokens >= 1 && promptTokens + newTokens - 1 <= maxSeqLen();
+        return fits(promptTokens, newTokens, maxSeqLen());
+    }
+
+    /** {@link #fits(long, long)} in a context of {@code context} tokens (a session may hold fewer than maxT). */
+    public static boolean fits(long promptTokens, long newTokens, long context) {
+        return promptTokens >= 1 && newTokens >= 1 && promptTokens + newTokens - 1 <= context;
     }
 
     /**
