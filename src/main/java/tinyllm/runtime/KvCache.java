@@ -27,17 +27,18 @@ public final class KvCache implements AutoCloseable {
         this.keys = new MemorySegment[config.layers()];
         this.values = new MemorySegment[config.layers()];
         long bytes = bytes(config, capacity);
+        String what = "a session's KV cache for a context of " + capacity + " tokens x " + config.layers() + " layers x "
+                + config.channels() + " channels";
         try {
-            Buffers.requireMemory(bytes, "a session's KV cache for a context of " + capacity + " tokens x " + config.layers()
-                    + " layers x " + config.channels() + " channels");
+            Buffers.requireMemory(bytes, what);
             for (int l = 0; l < config.layers(); l++) {
                 keys[l] = Buffers.floats(arena, Attention.keyCacheFloats(config.channels(), capacity));
                 values[l] = Buffers.floats(arena, (long) config.channels() * capacity);
             }
         } catch (OutOfMemoryError e) {
             arena.close();
-            throw new TinyLlmException("cannot allocate a session: " + describe(bytes, config, capacity)
-                    + " and does not fit in memory (" + e.getMessage() + ")", e);
+            throw new TinyLlmException("cannot allocate " + what + ": " + bytes / 1_000_000 + " MB do not fit in memory ("
+                    + e.getMessage() + ")", e);
         } catch (RuntimeException | Error e) {
             arena.close(); // what was allocated before the failure
             throw e;
@@ -47,11 +48,6 @@ public final class KvCache implements AutoCloseable {
     /** Bytes of one KV cache of {@code capacity} positions for {@code config}: keys and values of every layer. */
     public static long bytes(GPT2Config config, int capacity) {
         return config.layers() * (Attention.keyCacheFloats(config.channels(), capacity) + (long) config.channels() * capacity) * Float.BYTES;
-    }
-
-    private static String describe(long bytes, GPT2Config config, int capacity) {
-        return "its KV cache for a context of " + capacity + " tokens x " + config.layers() + " layers x "
-                + config.channels() + " channels needs " + bytes / 1_000_000 + " MB";
     }
 
     /** The most positions the cache holds. */

@@ -104,7 +104,7 @@ record CompletionRequest(int[] prompt, int maxTokens, float temperature, float t
         Long seed = isNull(root, "seed") ? null : longInteger(root, "seed");
         float frequencyPenalty = penalty(root, "frequency_penalty");
         float presencePenalty = penalty(root, "presence_penalty");
-        int logprobs = isNull(root, "logprobs") ? -1 : integer(root, "logprobs", -1);
+        int logprobs = integer(root, "logprobs", -1); // -1 when absent or null: not asked
         if (!isNull(root, "logprobs") && (logprobs < 0 || logprobs > MAX_LOGPROBS)) {
             throw ApiException.invalid("logprobs", "logprobs must be between 0 and " + MAX_LOGPROBS + ", got " + logprobs);
         }
