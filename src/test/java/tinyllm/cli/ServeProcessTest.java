@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -23,6 +22,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import tinyllm.ChildJvm;
 import tinyllm.Fixtures;
 
 /**
@@ -118,12 +118,10 @@ class ServeProcessTest {
         assertTrue(run.err().contains("the server process exited before it was ready: not an llm.c GPT-2 checkpoint"), run.err());
     }
 
-    /** This JVM's java and flags (the Vector API module among them) and class path, running Main with ARGS. */
+    /** {@code tinyllm ARGS} in a JVM of its own (the project's ChildJvm: this java, the Vector API, the tests' class path). */
     static List<String> javaCommand(String... args) {
-        List<String> command = new ArrayList<>();
-        command.add(ProcessHandle.current().info().command().orElseThrow());
-        command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        List<String> command = ChildJvm.command("--enable-native-access=ALL-UNNAMED");
+        command.add(Main.class.getName());
         command.addAll(List.of(args));
         return command;
     }
