@@ -46,16 +46,14 @@ public final class Checkpoint {
     private final Path path;
     private final GPT2Config config;
     private final MemorySegment parameters;
-    private final boolean mapped;
 
-    /** Mapped checkpoints: the open file, for {@link #requireIntact}; closed with the mapping's arena. Else null. */
+    /** Mapped checkpoints: the open file, for {@link #requireIntact}; closed with the mapping's arena. Null when read. */
     private final FileChannel file;
 
-    private Checkpoint(Path path, GPT2Config config, MemorySegment parameters, boolean mapped, FileChannel file) {
+    private Checkpoint(Path path, GPT2Config config, MemorySegment parameters, FileChannel file) {
         this.path = path;
         this.config = config;
         this.parameters = parameters;
-        this.mapped = mapped;
         this.file = file;
     }
 
@@ -94,7 +92,7 @@ public final class Checkpoint {
 
     /** True if {@link #parameters()} is a mapping of the file, false if it was read into memory. */
     public boolean mapped() {
-        return mapped;
+        return file != null;
     }
 
     /**
@@ -174,16 +172,14 @@ public final class Checkpoint {
             GPT2Config config = read(path, readHeader(channel), fileSize);
             long parameterBytes = fileSize - HEADER_BYTES;
             if (!map) {
-                MemorySegment copy = readIntoMemory(path, channel, parameterBytes, arena);
-                channel.close();
-                return new Checkpoint(path, config, copy, false, null);
+                return new Checkpoint(path, config, readIntoMemory(path, channel, parameterBytes, arena), null); // finally closes the file
             }
             // The channel stays open while the mapping lives (for requireIntact), and closes with the arena.
             FileChannel open = channel;
             MemorySegment parameters = uniform(channel.map(FileChannel.MapMode.READ_ONLY, HEADER_BYTES, parameterBytes, arena), arena,
                     () -> closeQuietly(open));
             channel = null;
-            return new Checkpoint(path, config, parameters, true, open);
+            return new Checkpoint(path, config, parameters, open);
         } catch (NoSuchFileException e) {
             throw new TinyLlmException("checkpoint " + path + " " + TinyLlmException.missing(path));
         } catch (IOException e) {
