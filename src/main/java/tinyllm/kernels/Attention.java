@@ -40,24 +40,23 @@ public final class Attention {
     }
 
     /**
-     * Copies the keys and values of rows [row0, row0 + T) of qkv, at positions [pos0, pos0 + T), into the cache.
-     * qkv (rows,3C): each row is [q (C) | k (C) | v (C)], heads side by side within each part.
+     * Copies the key and value of each (row, head) item in [from, to) into the cache: item t * NH + h is head h of
+     * row row0 + t, at position pos0 + t, numbered as in {@link #forward} so the threads that split one can split
+     * the other. qkv (rows,3C): each row is [q (C) | k (C) | v (C)], heads side by side within each part.
      * keys (NH, blocks, hs, L), values (NH, maxT, hs).
      */
     public static void storeKeysValues(MemorySegment keys, MemorySegment values, MemorySegment qkv,
-                                       int row0, int T, int pos0, int C, int NH, int maxT) {
+                                       int row0, int pos0, int C, int NH, int maxT, int from, int to) {
         int hs = C / NH, lanes = Simd.LANES, blocks = blocks(maxT);
-        for (int t = 0; t < T; t++) {
-            int pos = pos0 + t;
+        for (int item = from; item < to; item++) {
+            int t = item / NH, h = item % NH, pos = pos0 + t;
             long row = (long) (row0 + t) * 3 * C;
-            for (int h = 0; h < NH; h++) {
-                long k = row + C + (long) h * hs, v = row + 2 * C + (long) h * hs;
-                long tile = ((long) h * blocks + pos / lanes) * hs * lanes + pos % lanes;
-                for (int d = 0; d < hs; d++) {
-                    keys.setAtIndex(FLOAT, tile + (long) d * lanes, qkv.getAtIndex(FLOAT, k + d));
-                }
-                Simd.copy(qkv, v, values, ((long) h * maxT + pos) * hs, hs);
+            long k = row + C + (long) h * hs, v = row + 2 * C + (long) h * hs;
+            long tile = ((long) h * blocks + pos / lanes) * hs * lanes + pos % lanes;
+            for (int d = 0; d < hs; d++) {
+                keys.setAtIndex(FLOAT, tile + (long) d * lanes, qkv.getAtIndex(FLOAT, k + d));
             }
+            Simd.copy(qkv, v, values, ((long) h * maxT + pos) * hs, hs);
         }
     }
 

@@ -252,9 +252,11 @@ class KernelsTest {
         MemorySegment keys = native_(new float[(int) Attention.keyCacheFloats(C, maxT)]), values = native_(new float[C * maxT]);
         MemorySegment all = native_(qkv);
         if (pos0 > 0) {
-            Attention.storeKeysValues(keys, values, all, 0, pos0, 0, C, NH, maxT);
+            Attention.storeKeysValues(keys, values, all, 0, 0, C, NH, maxT, 0, pos0 * NH);
         }
-        Attention.storeKeysValues(keys, values, all, pos0, T, pos0, C, NH, maxT);
+        // The new rows' keys and values in two calls over the (row, head) items, as two threads would split them.
+        Attention.storeKeysValues(keys, values, all, pos0, pos0, C, NH, maxT, 0, T * NH / 2);
+        Attention.storeKeysValues(keys, values, all, pos0, pos0, C, NH, maxT, T * NH / 2, T * NH);
         MemorySegment out = native_(new float[total * C]);
         MemorySegment scores = native_(new float[Attention.scoreFloats(maxT)]);
         // Two calls over the (row, head) items, as two threads would split them.
