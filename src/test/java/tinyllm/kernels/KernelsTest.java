@@ -298,4 +298,41 @@ class KernelsTest {
         assertEquals(123, Argmax.forward(native_(logits), 500));
         assertEquals(NaiveGPT2.argmax(java.util.Arrays.copyOf(logits, 100)), Argmax.forward(native_(logits), 100));
     }
+
+    /** Every length around the vector width, the largest value in every place: the vector passes and the tail agree with the reference. */
+    @Test
+    void argmaxMatchesTheReferenceWhereverTheLargestValueIs() {
+        for (int V = 1; V <= 3 * Simd.LANES + 3; V++) {
+            for (int at = 0; at < V; at++) {
+                float[] logits = randoms(V);
+                logits[at] = 50f;
+                assertEquals(at, Argmax.forward(native_(logits), V), "V=" + V);
+                assertEquals(NaiveGPT2.argmax(logits), Argmax.forward(native_(logits), V), "V=" + V);
+                if (at + 1 < V) {
+                    logits[V - 1] = 50f; // a tie with a later one: the lower id
+                    assertEquals(at, Argmax.forward(native_(logits), V), "V=" + V + " tie");
+                }
+            }
+        }
+    }
+
+    /** A NaN or an infinity anywhere, in a vector or in the tail, answers -1, never a token. */
+    @Test
+    void argmaxRefusesNanAndInfinityAnywhere() {
+        int V = 2 * Simd.LANES + 5;
+        for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+            for (int at = 0; at < V; at++) {
+                float[] logits = randoms(V);
+                logits[at] = bad;
+                assertEquals(-1, Argmax.forward(native_(logits), V), bad + " at " + at);
+            }
+        }
+        assertEquals(V - 1, Argmax.forward(native_(randomsWithMaxAtEnd(V)), V), "control: the same sizes without one answer a token");
+    }
+
+    private float[] randomsWithMaxAtEnd(int n) {
+        float[] logits = randoms(n);
+        logits[n - 1] = 9f;
+        return logits;
+    }
 }
