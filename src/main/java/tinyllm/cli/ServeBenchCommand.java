@@ -47,6 +47,11 @@ final class ServeBenchCommand implements Callable<Integer> {
     @Option(names = "--tokens", paramLabel = "N", defaultValue = "128", description = "New tokens per request (default: ${DEFAULT-VALUE}).")
     int tokens;
 
+    @Option(names = "--rounds", paramLabel = "N", defaultValue = "1",
+            description = "Measure every level N times in turn and also print the medians; each round's ratios are to its own"
+                    + " one stream, minutes apart at most, as a noisy host needs (default: ${DEFAULT-VALUE}).")
+    int rounds;
+
     @Mixin
     ThreadsOption threads = new ThreadsOption();
 
@@ -65,8 +70,8 @@ final class ServeBenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        if (tokens < 1 || clients.stream().anyMatch(n -> n < 1)) {
-            throw new TinyLlmException("--tokens and every --clients level must be at least 1");
+        if (tokens < 1 || rounds < 1 || clients.stream().anyMatch(n -> n < 1)) {
+            throw new TinyLlmException("--tokens, --rounds and every --clients level must be at least 1");
         }
         int most = clients.stream().mapToInt(Integer::intValue).max().orElse(1);
         if (url != null) {
@@ -105,15 +110,44 @@ final class ServeBenchCommand implements Callable<Integer> {
         for (int n : clients) {
             bench.run(n, 32);
         }
-        out.printf("then %s concurrent streams of %d tokens each:%n", clients, tokens);
-        List<LoadBench.Level> levels = new ArrayList<>();
+        out.printf("then %s concurrent streams of %d tokens each%s:%n", clients, tokens, rounds > 1 ? ", " + rounds + " rounds" : "");
+        List<List<LoadBench.Level>> measured = new ArrayList<>();
         LoadBench.printHeader(out);
-        for (int n : clients) {
-            levels.add(bench.run(n, tokens));
-            LoadBench.printRow(levels.getLast(), levels.getFirst(), out);
+        for (int r = 0; r < rounds; r++) {
+            List<LoadBench.Level> levels = new ArrayList<>();
+            for (int n : clients) {
+                levels.add(bench.run(n, tokens));
+                LoadBench.printRow(levels.getLast(), levels.getFirst(), out);
+            }
+            measured.add(levels);
         }
-        write(levels);
+        if (rounds > 1) {
+            printMedians(measured);
+        }
+        write(measured);
         return 0;
+    }
+
+    /**
+     * Per level, the median over the rounds of its tokens/s and of its ratio to the same round's first level (with
+     * the range): the host's memory speed changes from minute to minute here, and a ratio of two levels measured
+     * in different minutes would show that change rather than the batching.
+     */
+    private void printMedians(List<List<LoadBench.Level>> measured) {
+        out.printf("medians of %d rounds (min-max):%n", measured.size());
+        for (int i = 0; i < clients.size(); i++) {
+            int level = i;
+            double[] speed = measured.stream().mapToDouble(round -> round.get(level).tokensPerSecond()).sorted().toArray();
+            double[] ratio = measured.stream().mapToDouble(round -> round.get(level).tokensPerSecond() / round.getFirst().tokensPerSecond())
+                    .sorted().toArray();
+            out.printf(java.util.Locale.ROOT, "%7d streams  %8.1f tokens/s (%.1f-%.1f)  %5.2fx the first level (%.2f-%.2f)%n",
+                    clients.get(i), median(speed), speed[0], speed[speed.length - 1], median(ratio), ratio[0], ratio[ratio.length - 1]);
+        }
+    }
+
+    private static double median(double[] sorted) {
+        int n = sorted.length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 
     /** The model a running server serves, from its /v1/models. */
@@ -131,10 +165,11 @@ final class ServeBenchCommand implements Callable<Integer> {
         }
     }
 
-    private void write(List<LoadBench.Level> levels) {
+    private void write(List<List<LoadBench.Level>> measured) {
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("new_tokens_per_request", tokens);
-        report.put("levels", levels);
+        report.put("levels", measured.getFirst());
+        if (measured.size() > 1) report.put("rounds", measured);
         try {
             if (json.getParent() != null) Files.createDirectories(json.getParent());
             Files.writeString(json, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(report));

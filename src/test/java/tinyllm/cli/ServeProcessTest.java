@@ -101,12 +101,17 @@ class ServeProcessTest {
     void benchServeDrivesAServerProcessOfItsOwn() throws IOException {
         Path json = dir.resolve("serve.json");
         CliRun run = CliRun.of("bench", "serve", "--model", Fixtures.path("vocab.bin").toString(), "--clients", "1,2",
-                "--tokens", "4", "--threads", "2", "--json", json.toString());
+                "--tokens", "4", "--threads", "2", "--rounds", "2", "--json", json.toString());
         assertEquals(0, run.exitCode(), run.out() + run.err());
         assertTrue(run.out().contains("server at http://127.0.0.1:"), run.out());
-        JsonNode levels = JSON.readTree(Files.readString(json)).path("levels");
+        JsonNode report = JSON.readTree(Files.readString(json)), levels = report.path("levels");
         assertEquals(2, levels.size(), levels.toString());
         assertEquals(2 * 4, levels.path(1).path("tokens").asInt(), levels.toString());
+        // Two rounds of both levels, each round's ratios to its own one stream, and the medians over them.
+        assertEquals(2, report.path("rounds").size(), report.toString());
+        assertEquals(2 * 4, report.path("rounds").path(1).path(1).path("tokens").asInt(), report.toString());
+        assertTrue(run.out().contains("medians of 2 rounds"), run.out());
+        assertTrue(run.out().matches("(?s).*\\n +2 streams +[0-9.]+ tokens/s \\([0-9.]+-[0-9.]+\\) +[0-9.]+x the first level.*"), run.out());
     }
 
     /** A checkpoint serve refuses: bench serve says the server's own one-line reason, not a timeout. */
