@@ -39,6 +39,7 @@ public final class Forward implements AutoCloseable {
     private final WorkerPool pool;
     private final Arena arena = Arena.ofShared();
     private final int maxRows, maxLogitRows;
+    private long allocatedFloats; // by floats(), for the check against activationBytes
 
     // Activations for up to maxRows rows, named as in llm.c.
     private final MemorySegment x;      // (rows, C) the residual stream
@@ -86,6 +87,13 @@ public final class Forward implements AutoCloseable {
             this.last = floats(maxLogitRows * C);
             this.logits = floats((long) maxLogitRows * config.vocabSize());
             this.split = MatMul.splitsInput(weights.wte().encoding()) ? floats(rows * 4 * C) : null;
+            // The memory check above had to come before these allocations, from a formula of its own: if the two
+            // ever disagree, every Forward says so at once rather than the check passing what then does not fit.
+            long expected = activationBytes(config, maxRows, maxLogitRows);
+            if (allocatedFloats * Float.BYTES != expected) {
+                throw new IllegalStateException("activationBytes says " + expected + " bytes, the constructor allocated "
+                        + allocatedFloats * Float.BYTES);
+            }
             this.scores = new MemorySegment[pool.workers()];
             this.scratch = new MemorySegment[pool.workers()];
             for (int w = 0; w < scores.length; w++) {
@@ -110,6 +118,7 @@ public final class Forward implements AutoCloseable {
     }
 
     private MemorySegment floats(long count) {
+        allocatedFloats += count;
         return Buffers.floats(arena, count);
     }
 
