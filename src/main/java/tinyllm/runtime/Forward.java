@@ -76,7 +76,8 @@ public final class Forward implements AutoCloseable {
         this.maxRows = maxRows;
         this.maxLogitRows = maxLogitRows;
         long C = config.channels(), rows = maxRows;
-        Buffers.requireMemory(activationBytes(config, maxRows, maxLogitRows), "the activations for " + maxRows + " rows x " + C + " channels");
+        long activationBytes = activationBytes(config, maxRows, maxLogitRows);
+        Buffers.requireMemory(activationBytes, "the activations for " + maxRows + " rows x " + C + " channels");
         try {
             this.x = floats(rows * C);
             this.ln = floats(rows * C);
@@ -89,9 +90,8 @@ public final class Forward implements AutoCloseable {
             this.split = MatMul.splitsInput(weights.wte().encoding()) ? floats(rows * 4 * C) : null;
             // The memory check above had to come before these allocations, from a formula of its own: if the two
             // ever disagree, every Forward says so at once rather than the check passing what then does not fit.
-            long expected = activationBytes(config, maxRows, maxLogitRows);
-            if (allocatedFloats * Float.BYTES != expected) {
-                throw new IllegalStateException("activationBytes says " + expected + " bytes, the constructor allocated "
+            if (allocatedFloats * Float.BYTES != activationBytes) {
+                throw new IllegalStateException("activationBytes says " + activationBytes + " bytes, the constructor allocated "
                         + allocatedFloats * Float.BYTES);
             }
             this.scores = new MemorySegment[pool.workers()];
@@ -194,7 +194,7 @@ public final class Forward implements AutoCloseable {
     private void attention(MemorySegment out, MemorySegment qkv, Batch batch, int layer) {
         int C = config.channels(), NH = config.heads();
         for (int run = 0; run < batch.runs(); run++) {
-            if (batch.rowCount(run) > 1) {
+            if (!storedByAttendingThread(batch, run)) {
                 KvCache cache = batch.cache(run);
                 Attention.storeKeysValues(cache.keys(layer), cache.values(layer), qkv, batch.firstRow(run),
                         batch.startPosition(run), C, NH, cache.capacity(), 0, batch.rowCount(run) * NH);
@@ -202,6 +202,11 @@ public final class Forward implements AutoCloseable {
         }
         attention.set(out, qkv, batch, layer);
         pool.run(attention);
+    }
+
+    /** Whether the threads that attend with a run's rows store its keys and values ({@link #attention}): a run of one row. */
+    private static boolean storedByAttendingThread(Batch batch, int run) {
+        return batch.rowCount(run) == 1;
     }
 
     private void matmul(MemorySegment out, MemorySegment in, Matrix weight, MemorySegment bias, int T, int C, int OC) {
@@ -307,7 +312,7 @@ public final class Forward implements AutoCloseable {
                 int lo = Math.max(from, first), hi = Math.min(to, end);
                 if (lo < hi) {
                     KvCache cache = batch.cache(run);
-                    if (batch.rowCount(run) == 1) {
+                    if (storedByAttendingThread(batch, run)) {
                         Attention.storeKeysValues(cache.keys(layer), cache.values(layer), qkv, batch.firstRow(run),
                                 batch.startPosition(run), config.channels(), NH, cache.capacity(), lo - first, hi - first);
                     }
