@@ -10,6 +10,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
 import tinyllm.TinyLlmException;
+import tinyllm.checkpoint.Checkpoint;
 import tinyllm.kernels.Simd;
 import tinyllm.kernels.Softmax;
 
@@ -63,12 +64,9 @@ public final class Sampler implements TokenChooser {
      * @param seed        starts the random sequence; the same seed repeats the same draws
      * @throws TinyLlmException when a setting is out of range
      */
-    /** The largest vocabulary a checkpoint may declare; the sampler's arrays are sized by it. */
-    private static final int MAX_VOCABULARY = 1 << 24;
-
     public Sampler(int vocabSize, float temperature, int topK, float topP, long seed) {
-        if (vocabSize < 1 || vocabSize > MAX_VOCABULARY) {
-            throw new TinyLlmException("the vocabulary must hold 1 to " + MAX_VOCABULARY + " tokens (a checkpoint's most), got " + vocabSize);
+        if (vocabSize < 1 || vocabSize > Checkpoint.MAX_VOCAB) { // its arrays are sized by it
+            throw new TinyLlmException("the vocabulary must hold 1 to " + Checkpoint.MAX_VOCAB + " tokens (a checkpoint's most), got " + vocabSize);
         }
         if (!(temperature > 0) || Float.isInfinite(temperature)) {
             throw new TinyLlmException("temperature must be positive and finite, got " + temperature

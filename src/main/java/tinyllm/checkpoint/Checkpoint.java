@@ -37,7 +37,7 @@ public final class Checkpoint {
 
     // Generous bounds on a sane header: far above any GPT-2, far below sizes that stop making sense.
     static final int MAX_SEQ_LEN = 1 << 20;
-    static final int MAX_VOCAB = 1 << 24;
+    public static final int MAX_VOCAB = 1 << 24; // also the most a Sampler takes
     static final int MAX_LAYERS = 1 << 12;
     static final int MAX_CHANNELS = 1 << 16;
     /** Largest q8 block: a whole row of gpt2-xl's widest matrix fits many times over. */
