@@ -60,6 +60,15 @@ public final class TinyLlmException extends RuntimeException {
     }
 
     /**
+     * Whether {@code url} names an http(s) server (scheme and host): almost any string parses as a URI, and one
+     * without them failed only at the first request, in the JDK's words.
+     */
+    public static boolean isHttpUrl(URI url) {
+        String scheme = url.getScheme();
+        return url.getHost() != null && ("http".equalsIgnoreCase(scheme) || "https".equalsIgnoreCase(scheme));
+    }
+
+    /**
      * Why a request to {@code url} failed, for a user: the JDK's HTTP client often throws with no message of its
      * own (a refused connection is a ConnectException whose message is null), and an unknown host is a
      * ConnectException too, told apart only by its cause.

@@ -75,9 +75,7 @@ final class ServeBenchCommand implements Callable<Integer> {
         }
         int most = clients.stream().mapToInt(Integer::intValue).max().orElse(1);
         if (url != null) {
-            // Almost any string parses as a URI; one without a scheme or host failed only at the first request, in the JDK's words.
-            String scheme = url.getScheme();
-            if (url.getHost() == null || !("http".equalsIgnoreCase(scheme) || "https".equalsIgnoreCase(scheme))) {
+            if (!TinyLlmException.isHttpUrl(url)) {
                 throw new TinyLlmException("--url must be an absolute http(s) URL such as http://127.0.0.1:8000, got '" + url + "'");
             }
             return bench(url, name(url));

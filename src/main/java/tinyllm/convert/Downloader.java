@@ -77,8 +77,7 @@ public final class Downloader {
         } catch (URISyntaxException e) {
             // refused below, with the variable's name
         }
-        String scheme = hub == null ? null : hub.getScheme();
-        if (hub == null || hub.getHost() == null || !("http".equalsIgnoreCase(scheme) || "https".equalsIgnoreCase(scheme))) {
+        if (hub == null || !TinyLlmException.isHttpUrl(hub)) {
             throw new TinyLlmException("HF_ENDPOINT must be an absolute http(s) URL such as " + HUGGING_FACE + ", got '" + endpoint + "'");
         }
         return hub;
